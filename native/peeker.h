@@ -1,0 +1,80 @@
+// A set of accepted sockets whose request heads the primary inspects without
+// consuming them: on readiness it peeks (MSG_PEEK) at the bytes received so far
+// and runs scan_head, until the head decides where the connection goes.
+// Plain C++: the N-API glue in binding.cc drives it from one uv_poll_t on
+// event_fd().
+#ifndef STICKY_PEEKER_H
+#define STICKY_PEEKER_H
+
+#if defined(__linux__) || defined(__APPLE__) || defined(__FreeBSD__) || \
+    defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
+#define STICKY_HAVE_PEEKER 1
+#endif
+
+#ifdef STICKY_HAVE_PEEKER
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sticky {
+
+enum class PeekOutcome { Found, Missing, Invalid, NotHttp, TooLarge, Closed, Error };
+
+// Receives one decided socket. `address` holds 16 bytes, meaningful for Found.
+using PeekReport = void (*)(void* context, int fd, PeekOutcome outcome,
+                            const uint8_t* address);
+
+class Peeker {
+ public:
+  // Peeks at most `limit` (> 0) bytes, which scan_head also takes as its limit.
+  Peeker(std::string header_lower, size_t limit);
+  ~Peeker();
+  Peeker(const Peeker&) = delete;
+  Peeker& operator=(const Peeker&) = delete;
+
+  // errno from creating the event queue; 0 when the peeker is usable.
+  int open_error() const { return open_error_; }
+  // The event queue itself: readable while a watched socket has news.
+  int event_fd() const { return event_fd_; }
+  bool closed() const { return event_fd_ < 0; }
+
+  // Edge-triggered: a socket that already holds bytes reports at once.
+  // Returns 0 or an errno; watching a watched socket again is a no-op.
+  int watch(int fd);
+  // Idempotent. Also drops a readiness already taken but not yet reported,
+  // so a report callback may unwatch other sockets safely.
+  void unwatch(int fd);
+  // Takes every ready socket and reports each one that is decided; a socket
+  // whose head is still incomplete stays watched until its next edge. The
+  // report callback may call watch, unwatch or close.
+  void drain(PeekReport report, void* context);
+  // Idempotent; a drain in progress stops after the current report.
+  void close();
+
+ private:
+  struct Ready {
+    int fd;           // -1 once unwatched during the drain that took it
+    bool peer_done;   // the peer sent FIN or the connection broke
+  };
+  static constexpr size_t kBatch = 64;
+
+  size_t take_ready();
+  void inspect(const Ready& ready, PeekReport report, void* context);
+  void forget(int fd);
+
+  int event_fd_ = -1;
+  int open_error_ = 0;
+  std::string header_lower_;
+  size_t limit_;
+  std::vector<uint8_t> buffer_;  // one peek buffer of limit_ bytes, reused
+  Ready ready_[kBatch];
+  size_t ready_next_ = 0;        // first entry of ready_ not yet inspected
+  size_t ready_count_ = 0;
+};
+
+}  // namespace sticky
+
+#endif  // STICKY_HAVE_PEEKER
+#endif  // STICKY_PEEKER_H
