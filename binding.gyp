@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "sticky_native",
+      "sources": [
+        "native/binding.cc",
+        "native/peeker.cc",
+        "native/siphash.cc",
+        "native/address.cc",
+        "native/http_head.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-O3"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "GCC_OPTIMIZATION_LEVEL": "3",
+        "GCC_ENABLE_CPP_EXCEPTIONS": "NO"
+      },
+      "conditions": [
+        # Windows has no epoll or kqueue: the addon there has the primitives
+        # but no HeadPeeker, and the header router reads the first chunk instead.
+        ["OS=='win'", { "sources!": ["native/peeker.cc"] }]
+      ]
+    }
+  ]
+}
