@@ -1,0 +1,18 @@
+// The pure-TypeScript primitives: used when the addon is not built, or when
+// STICKY_NATIVE=fallback. There is no HeadPeeker: the fallback reads the first
+// chunk of a connection in the primary instead of peeking.
+
+import type { Primitives } from '../primitives';
+import { parseAddress } from './address';
+import { scanHead } from './http-head';
+import { hash64 } from './siphash';
+
+export const fallback: Primitives = {
+  kind: 'fallback',
+  hash64,
+  parseAddress,
+  scanHead,
+  HeadPeeker: null,
+};
+
+export default fallback;
