@@ -1,0 +1,82 @@
+import os from 'node:os';
+
+export type Routing = 'ip' | 'header';
+
+/** Options of the typed API; the seed and 1.x APIs are translated into these. */
+export interface BalancerOptions {
+  /** Number of workers. Default: `os.availableParallelism()`. */
+  workers?: number;
+  /** What picks the worker: the client's address, or a forwarded header. Default `'ip'`. */
+  routing?: Routing;
+  /** Header holding the client address when `routing` is `'header'`, any case. Default `x-forwarded-for`. */
+  header?: string;
+  /** Route requests without a usable header by peer address instead of answering 400. */
+  ignoreMissingHeader?: boolean;
+  /** Largest request head the primary looks through, in bytes; past it the answer is 431. Default 16384. */
+  headLimit?: number;
+  /** How long a connection may take to send the header, in ms; then it is closed. Default 10000. */
+  headTimeout?: number;
+  /** How long `close()` lets workers finish before killing them, in ms. Default 10000. */
+  shutdownTimeout?: number;
+  /** Extra environment for the workers, or a function of the worker index returning it. */
+  env?: Record<string, string | undefined> | ((index: number) => Record<string, string | undefined>);
+  /** Respawn back-off for a worker that keeps dying, in ms. Default `{ min: 100, max: 10000 }`. */
+  respawnDelay?: { min?: number; max?: number };
+}
+
+export interface BalancerConfig {
+  workers: number;
+  routing: Routing;
+  /** The header as the user spelled it, for messages. */
+  header: string;
+  /** The header lower-cased, for matching. */
+  headerLower: string;
+  ignoreMissingHeader: boolean;
+  headLimit: number;
+  headTimeout: number;
+  shutdownTimeout: number;
+  env: (index: number) => Record<string, string | undefined>;
+  respawnDelay: { min: number; max: number };
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`sticky-native: ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError('sticky-native: options must be an object');
+  }
+  const routing = options.routing ?? 'ip';
+  if (routing !== 'ip' && routing !== 'header') {
+    throw new TypeError(`sticky-native: routing must be 'ip' or 'header', got ${String(routing)}`);
+  }
+  const header = options.header ?? 'x-forwarded-for';
+  if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
+    throw new TypeError(`sticky-native: header must be an HTTP header name, got ${String(header)}`);
+  }
+  const env = options.env ?? {};
+  if (typeof env !== 'function' && (env === null || typeof env !== 'object')) {
+    throw new TypeError('sticky-native: env must be an object or a function of the worker index');
+  }
+  const min = integer('respawnDelay.min', options.respawnDelay?.min, 100, 0, 3_600_000);
+  const max = integer('respawnDelay.max', options.respawnDelay?.max, Math.max(min, 10_000), min, 3_600_000);
+  return {
+    workers: integer('workers', options.workers, os.availableParallelism?.() ?? os.cpus().length, 1, 1024),
+    routing,
+    header,
+    headerLower: header.toLowerCase(),
+    ignoreMissingHeader: options.ignoreMissingHeader === true,
+    headLimit: integer('headLimit', options.headLimit, 16 * 1024, 64, 1024 * 1024),
+    headTimeout: integer('headTimeout', options.headTimeout, 10_000, 1, 3_600_000),
+    shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout, 10_000, 0, 3_600_000),
+    env: typeof env === 'function' ? env : () => env,
+    respawnDelay: { min, max },
+  };
+}

@@ -1,0 +1,131 @@
+import cluster, { type Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import type { BalancerConfig } from './options';
+import { isStickyMessage } from './messages';
+
+/** A worker that lived less than this before dying counts as crash-looping. */
+const STABLE_UPTIME_MS = 5_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  startedAt: number;
+  respawns: number;
+  /** The delay before the next respawn while the worker crash-loops. */
+  backoff: number;
+  respawnTimer: NodeJS.Timeout | null;
+  /** Resolved on the first ready or exit of this slot's first worker. */
+  settled: boolean;
+}
+
+/**
+ * The workers, one slot per index. A slot's worker is respawned at the same
+ * index when it dies, with a doubling delay while it keeps dying young.
+ * `live[i]` says whether connections may go to slot i: its worker has
+ * attached its server and not exited.
+ *
+ * Events: 'online' (index, worker), 'exit' (index, worker, code, signal),
+ * 'respawn' (index, delayMs), 'settled' once every first worker is ready or dead.
+ */
+export class WorkerPool extends EventEmitter {
+  readonly live: boolean[];
+  private readonly slots: Slot[];
+  private closing = false;
+
+  constructor(private readonly config: BalancerConfig) {
+    super();
+    this.live = new Array<boolean>(config.workers).fill(false);
+    this.slots = this.live.map((_, index) => ({
+      index,
+      worker: null,
+      startedAt: 0,
+      respawns: 0,
+      backoff: 0,
+      respawnTimer: null,
+      settled: false,
+    }));
+  }
+
+  start(): void {
+    for (const slot of this.slots) this.fork(slot);
+  }
+
+  /** Resolves once every slot's first worker is ready or has died. */
+  settled(): Promise<void> {
+    if (this.slots.every((slot) => slot.settled)) return Promise.resolve();
+    return new Promise((resolve) => this.once('settled', resolve));
+  }
+
+  worker(index: number): Worker | null {
+    return this.slots[index].worker;
+  }
+
+  respawns(index: number): number {
+    return this.slots[index].respawns;
+  }
+
+  /** Asks every worker to finish its connections and exit; kills those still there after `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    const exits: Promise<void>[] = [];
+    for (const slot of this.slots) {
+      if (slot.respawnTimer) clearTimeout(slot.respawnTimer);
+      slot.respawnTimer = null;
+      this.setLive(slot, false);
+      const worker = slot.worker;
+      if (!worker || worker.isDead()) continue;
+      exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
+      if (worker.isConnected()) worker.send({ sticky: 'close' });
+      else worker.process.kill('SIGTERM');
+    }
+    const timer = setTimeout(() => {
+      for (const slot of this.slots) if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+    }, timeoutMs);
+    await Promise.all(exits);
+    clearTimeout(timer);
+  }
+
+  private fork(slot: Slot): void {
+    const env = { ...this.config.env(slot.index), STICKY_WORKER_INDEX: String(slot.index) };
+    const worker = cluster.fork(env);
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    worker.on('message', (message: unknown) => {
+      if (isStickyMessage(message) && message.sticky === 'ready' && slot.worker === worker && !this.closing) {
+        this.setLive(slot, true);
+        this.settle(slot);
+        this.emit('online', slot.index, worker);
+      }
+    });
+    worker.once('exit', (code: number | null, signal: string | null) => {
+      if (slot.worker !== worker) return;
+      this.setLive(slot, false);
+      this.settle(slot);
+      this.emit('exit', slot.index, worker, code, signal);
+      if (!this.closing) this.scheduleRespawn(slot);
+    });
+  }
+
+  private scheduleRespawn(slot: Slot): void {
+    const { min, max } = this.config.respawnDelay;
+    const diedYoung = Date.now() - slot.startedAt < STABLE_UPTIME_MS;
+    slot.backoff = diedYoung ? Math.min(max, slot.backoff === 0 ? min : slot.backoff * 2) : min;
+    const delay = slot.backoff;
+    this.emit('respawn', slot.index, delay);
+    slot.respawnTimer = setTimeout(() => {
+      slot.respawnTimer = null;
+      slot.respawns++;
+      this.fork(slot);
+    }, delay);
+  }
+
+  private setLive(slot: Slot, live: boolean): void {
+    this.live[slot.index] = live;
+  }
+
+  private settle(slot: Slot): void {
+    if (slot.settled) return;
+    slot.settled = true;
+    if (this.slots.every((s) => s.settled)) this.emit('settled');
+  }
+}
