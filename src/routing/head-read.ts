@@ -1,0 +1,62 @@
+import type net from 'node:net';
+import { primitives } from '../binding';
+import type { PeekOutcome } from '../primitives';
+import type { HeadCallback, HeadReader } from './head-reader';
+
+/**
+ * Stops the socket's handle from reading any further. `pause()` alone would not:
+ * libuv keeps reading into the stream's buffer, and bytes read after the handle
+ * is sent to a worker would be lost. Mirrors what net.Socket#pause does for
+ * sockets made with the `onread` option.
+ */
+function stopReading(socket: net.Socket): void {
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  if (handle?.reading && handle.readStop) {
+    handle.reading = false;
+    handle.readStop();
+  }
+}
+
+/**
+ * Fallback reader for when the addon is missing: it cannot peek, so it reads
+ * the first chunks in the primary and hands them to the worker with the socket,
+ * which puts them back in front of the stream.
+ */
+export class FirstChunkHeadReader implements HeadReader {
+  private readonly cancels = new WeakMap<net.Socket, () => void>();
+
+  constructor(private readonly headerLower: string, private readonly limit: number) {}
+
+  read(socket: net.Socket, done: HeadCallback): void {
+    let head: Buffer | null = null;
+    const finish = (outcome: PeekOutcome, address: Buffer | null) => {
+      detach();
+      stopReading(socket);
+      done(outcome, address, head);
+    };
+    const onData = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const scan = primitives.scanHead(head, this.headerLower, this.limit);
+      if (scan.status !== 'need-more') finish(scan.status, scan.address);
+    };
+    const onEnd = () => finish('closed', null);
+    const onError = () => finish('error', null);
+    const detach = () => {
+      this.cancels.delete(socket);
+      socket.off('data', onData).off('end', onEnd).off('error', onError);
+    };
+    this.cancels.set(socket, () => {
+      detach();
+      stopReading(socket);
+    });
+    socket.on('data', onData).on('end', onEnd).on('error', onError);
+    socket.resume();
+  }
+
+  cancel(socket: net.Socket): void {
+    this.cancels.get(socket)?.();
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,65 @@
+import type net from 'node:net';
+import { primitives } from '../binding';
+import type { BalancerConfig } from '../options';
+import type { PeekOutcome } from '../primitives';
+import { FirstChunkHeadReader } from './head-read';
+import { PeekingHeadReader } from './head-peek';
+import type { HeadReader } from './head-reader';
+import type { Decision, RoutingKey } from './index';
+import { routeByPeer } from './ip';
+
+/**
+ * Routes by the client address a proxy wrote into a request header
+ * (X-Forwarded-For by default; the leftmost address of a list).
+ * Bytes that are not HTTP (TLS, say) carry no header and go by peer address.
+ */
+export class HeaderRouting implements RoutingKey {
+  private readonly reader: HeadReader;
+
+  constructor(private readonly config: BalancerConfig) {
+    const { headerLower, headLimit } = config;
+    this.reader = primitives.HeadPeeker
+      ? new PeekingHeadReader(primitives.HeadPeeker, headerLower, headLimit)
+      : new FirstChunkHeadReader(headerLower, headLimit);
+  }
+
+  decide(socket: net.Socket, done: (decision: Decision) => void): void {
+    const timer = setTimeout(() => {
+      this.reader.cancel(socket);
+      done({ action: 'drop', reason: 'head-timeout' });
+    }, this.config.headTimeout);
+    this.reader.read(socket, (outcome, address, head) => {
+      clearTimeout(timer);
+      done(this.interpret(socket, outcome, address, head));
+    });
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+
+  private interpret(socket: net.Socket, outcome: PeekOutcome, address: Buffer | null, head: Buffer | null): Decision {
+    const { header, ignoreMissingHeader, headLimit } = this.config;
+    switch (outcome) {
+      case 'found':
+        return { action: 'route', address: address!, head };
+      case 'not-http':
+        return withHead(routeByPeer(socket), head);
+      case 'missing':
+      case 'invalid':
+        if (ignoreMissingHeader) return withHead(routeByPeer(socket), head);
+        return outcome === 'missing'
+          ? { action: 'reject', reason: 'missing-header', status: 400, message: `Missing ${header} header` }
+          : { action: 'reject', reason: 'invalid-header', status: 400, message: `${header} header does not start with an IP address` };
+      case 'too-large':
+        return { action: 'reject', reason: 'head-too-large', status: 431, message: `Request head is over ${headLimit} bytes` };
+      case 'closed':
+      case 'error':
+        return { action: 'drop', reason: 'closed-early' };
+    }
+  }
+}
+
+function withHead(decision: Decision, head: Buffer | null): Decision {
+  return decision.action === 'route' ? { ...decision, head } : decision;
+}

@@ -1,0 +1,20 @@
+import type net from 'node:net';
+
+/** Why the primary turned a connection away, as counted in `stats().rejected`. */
+export type RejectReason = 'missing-header' | 'invalid-header' | 'head-too-large' | 'head-timeout' | 'closed-early' | 'queue-full';
+
+/** What a routing key decided for one connection. */
+export type Decision =
+  /** Hash `address` (16 bytes) to a worker; `head` holds bytes already read from the socket, if any. */
+  | { action: 'route'; address: Buffer; head: Buffer | null }
+  /** Answer with an HTTP status and close. */
+  | { action: 'reject'; reason: RejectReason; status: number; message: string }
+  /** Close without an answer: the client left, or said nothing in time. */
+  | { action: 'drop'; reason: RejectReason };
+
+/** The seam between "which client is this" and the rest of the primary. */
+export interface RoutingKey {
+  /** Calls `done` exactly once, unless `close()` comes first. */
+  decide(socket: net.Socket, done: (decision: Decision) => void): void;
+  close(): void;
+}
