@@ -45,6 +45,9 @@ HeadScan decide_value(const uint8_t* buf, size_t start, size_t end) {
 
 HeadScan scan_head(const uint8_t* buf, size_t len, const char* header_lower, size_t header_len,
                    size_t limit) {
+  // Bytes past the limit are never looked at: the peeker cannot see them, and
+  // a reader that happened to receive more must decide the same.
+  if (len > limit) len = limit;
   // What to answer when the bytes run out before anything was decided.
   const HeadScan out_of_bytes = result(len >= limit ? HeadStatus::TooLarge : HeadStatus::NeedMore);
   const HeadScan not_http = result(HeadStatus::NotHttp);

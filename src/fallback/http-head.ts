@@ -61,7 +61,9 @@ function headerBytes(headerLower: string): Buffer {
 }
 
 export function scanHead(head: Buffer, headerLower: string, limit: number): HeadScan {
-  const len = head.length;
+  // Bytes past the limit are never looked at: the peeker cannot see them, and
+  // a reader that happened to receive more must decide the same.
+  const len = Math.min(head.length, limit);
   // What to answer when the bytes run out before anything was decided.
   const outOfBytes = (): HeadScan => result(len >= limit ? 'too-large' : 'need-more');
   const notHttp = (): HeadScan => result('not-http');
