@@ -21,7 +21,9 @@ if (cluster.isPrimary) {
   const balancer = sticky.createBalancer();
   const online = new Set();
   balancer.on('online', (index) => online.add(index));
+  let stopping = false;
   balancer.on('exit', (index, worker, code, signal) => {
+    if (stopping) return;
     console.log(`worker ${index} (pid ${worker.process.pid}) exited: ${signal || code}`);
   });
   balancer.on('error', (err) => console.error(`balancer error: ${err && err.message}`));
@@ -37,6 +39,8 @@ if (cluster.isPrimary) {
       process.exit(1);
     });
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     balancer.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGINT', stop);
