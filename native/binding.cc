@@ -268,9 +268,14 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
         outcome == sticky::PeekOutcome::Found ? Napi::Buffer<uint8_t>::Copy(env, address, 16)
                                               : env.Null(),
     };
+    // `this` is the HeadPeeker, as for an emitter's listener; N-API needs an
+    // object there, so the global stands in between its collection and its
+    // finalizer.
+    const Napi::Object peeker = self->Value();
+    const napi_value receiver = peeker.IsEmpty() ? env.Global() : peeker;
     // MakeCallback, not Call: ticks and microtasks run after each result, as
     // after any other I/O callback.
-    self->on_result_.MakeCallback(env.Undefined(), 3, args, self->async_context_);
+    self->on_result_.MakeCallback(receiver, 3, args, self->async_context_);
     // No JavaScript frame below us can catch it: treat it as uncaught.
     if (env.IsExceptionPending()) {
       napi_fatal_exception(env, env.GetAndClearPendingException().Value());
