@@ -2,6 +2,14 @@ import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { BalancerConfig } from './options';
 import { isStickyMessage } from './messages';
+import type { WorkerHandoff } from './transport/index';
+
+/** What the pool asks of the transport around each worker's life. */
+export interface PoolHooks {
+  handoffFor(index: number): WorkerHandoff | null;
+  forked(index: number, handoff: WorkerHandoff | null): void;
+  liveChanged(index: number, live: boolean): void;
+}
 
 /** A worker that lived less than this before dying counts as crash-looping. */
 const STABLE_UPTIME_MS = 5_000;
@@ -32,7 +40,7 @@ export class WorkerPool extends EventEmitter {
   private readonly slots: Slot[];
   private closing = false;
 
-  constructor(private readonly config: BalancerConfig) {
+  constructor(private readonly config: BalancerConfig, private readonly hooks: PoolHooks) {
     super();
     this.live = new Array<boolean>(config.workers).fill(false);
     this.slots = this.live.map((_, index) => ({
@@ -86,8 +94,13 @@ export class WorkerPool extends EventEmitter {
   }
 
   private fork(slot: Slot): void {
-    const env = { ...this.config.env(slot.index), STICKY_WORKER_INDEX: String(slot.index) };
-    const worker = cluster.fork(env);
+    const handoff = this.hooks.handoffFor(slot.index);
+    let worker: Worker;
+    try {
+      worker = forkWith(handoff, { ...this.config.env(slot.index), ...handoff?.env, STICKY_WORKER_INDEX: String(slot.index) });
+    } finally {
+      this.hooks.forked(slot.index, handoff);
+    }
     slot.worker = worker;
     slot.startedAt = Date.now();
     worker.on('message', (message: unknown) => {
@@ -120,12 +133,30 @@ export class WorkerPool extends EventEmitter {
   }
 
   private setLive(slot: Slot, live: boolean): void {
+    if (this.live[slot.index] === live) return;
     this.live[slot.index] = live;
+    this.hooks.liveChanged(slot.index, live);
   }
 
   private settle(slot: Slot): void {
     if (slot.settled) return;
     slot.settled = true;
     if (this.slots.every((s) => s.settled)) this.emit('settled');
+  }
+}
+
+/**
+ * Forks one worker; a hand-off descriptor goes to that worker alone, as the
+ * stdio slot after cluster's own, and `STICKY_FD` tells it which fd that is.
+ */
+function forkWith(handoff: WorkerHandoff | null, env: Record<string, string | undefined>): Worker {
+  if (!handoff) return cluster.fork(env);
+  const own = cluster.settings.stdio;
+  const base = own ?? (cluster.settings.silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['inherit', 'inherit', 'inherit', 'ipc']);
+  cluster.setupPrimary({ stdio: [...base, handoff.fd] });
+  try {
+    return cluster.fork({ ...env, STICKY_FD: String(base.length) });
+  } finally {
+    cluster.setupPrimary({ stdio: own });
   }
 }

@@ -21,9 +21,12 @@ export interface SeedOptions {
 export type ServerOrFactory = net.Server | (() => net.Server);
 
 export interface StickyListener {
-  /** Binds `port` in the primary; in a worker, starts the server (calling the factory) and calls `callback`. */
-  listen(port: number, callback?: () => void): net.Server;
-  listen(port: number, host: string, callback?: () => void): net.Server;
+  /**
+   * Binds `port` in the primary and returns its Balancer; in a worker, starts
+   * the server (calling the factory), calls `callback` and returns the server.
+   */
+  listen(port: number, callback?: () => void): net.Server | Balancer;
+  listen(port: number, host: string, callback?: () => void): net.Server | Balancer;
 }
 
 function toBalancerOptions(options: SeedOptions): BalancerOptions {
@@ -68,7 +71,7 @@ export function sticky(first: ServerOrFactory | number | SeedOptions, second?: S
   const target = serverOrFactory;
 
   return {
-    listen(port: number, hostOrCallback?: string | (() => void), callback?: () => void): net.Server {
+    listen(port: number, hostOrCallback?: string | (() => void), callback?: () => void): net.Server | Balancer {
       const host = typeof hostOrCallback === 'string' ? hostOrCallback : undefined;
       const done = typeof hostOrCallback === 'function' ? hostOrCallback : callback;
       if (cluster.isWorker) {
@@ -82,7 +85,7 @@ export function sticky(first: ServerOrFactory | number | SeedOptions, second?: S
         () => done?.(),
         (error: Error) => balancer.emit('error', error),
       );
-      return balancer.server;
+      return balancer;
     },
   };
 }

@@ -1,11 +1,51 @@
-import type { Worker } from 'node:cluster';
-import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { RejectReason } from '../routing/index';
 
-/** The seam between "which worker" and "how the connection gets there". */
+/** What the transports count; the balancer adds the worker pool's side. */
+export interface TransportCounters {
+  /** Connections handed to each worker, by index. */
+  routed: number[];
+  rejected: Record<RejectReason, number>;
+  /** Connections waiting for a live worker or a free channel. */
+  pending: number;
+}
+
+/** A descriptor one worker inherits at fork, and what its side needs to know. */
+export interface WorkerHandoff {
+  /** The primary's descriptor; the worker sees it as fd `STICKY_FD`. */
+  fd: number;
+  env: Record<string, string>;
+}
+
+/**
+ * How connections reach their workers: the seam between the balancer's
+ * lifecycle and the data path. `ipc` accepts in JS and sends each socket over
+ * Node's IPC; `kernel` lets an SO_REUSEPORT group steer them; `channel`
+ * accepts and routes in C++ and passes descriptors in batches.
+ */
 export interface Transport {
-  /**
-   * Hands `socket` to `worker`; the primary keeps no copy. `head` holds bytes
-   * the primary already read from it, which the worker puts back in front.
-   */
-  send(worker: Worker, socket: net.Socket, head: Buffer | null): void;
+  readonly name: 'ipc' | 'kernel' | 'channel';
+  /** Binds the public address. Connections that come before a worker is live wait. */
+  bind(port: number, host: string | undefined): Promise<AddressInfo>;
+  address(): AddressInfo | null;
+  /** Called just before worker `index` is forked; null when it inherits nothing. */
+  handoffFor(index: number): WorkerHandoff | null;
+  /** Called after the fork (or a failed fork) with the hand-off it used. */
+  forked(index: number, handoff: WorkerHandoff | null): void;
+  /** Worker `index` became live or stopped being live. */
+  liveChanged(index: number, live: boolean): void;
+  counters(): TransportCounters;
+  /** Stops accepting and drops what waits; the workers finish the rest. */
+  close(): Promise<void>;
+}
+
+export function emptyRejections(): Record<RejectReason, number> {
+  return {
+    'missing-header': 0,
+    'invalid-header': 0,
+    'head-too-large': 0,
+    'head-timeout': 0,
+    'closed-early': 0,
+    'queue-full': 0,
+  };
 }

@@ -1,14 +1,127 @@
 import type { Worker } from 'node:cluster';
-import type net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
+import { primitives } from '../binding';
 import type { StickyMessage } from '../messages';
-import type { Transport } from './index';
+import type { BalancerConfig } from '../options';
+import { pick } from '../pick';
+import { HeaderRouting } from '../routing/header';
+import type { Decision, RoutingKey } from '../routing/index';
+import { IpRouting } from '../routing/ip';
+import { rejectWithStatus } from '../reject';
+import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff } from './index';
 
-/** Node's own IPC channel: the handle travels with a message. Portable, one round trip per connection. */
-export const ipcTransport: Transport = {
-  send(worker: Worker, socket: net.Socket, head: Buffer | null): void {
+/** Connections that wait while no worker is live; past this they get 503. */
+const PENDING_LIMIT = 4096;
+
+interface Pending {
+  socket: net.Socket;
+  hash: bigint;
+  head: Buffer | null;
+}
+
+/**
+ * The portable transport: a net.Server in the primary accepts (paused, so
+ * nothing is read), a routing key decides, and the socket travels to its
+ * worker over Node's IPC channel with one message. Works without the addon
+ * and on every platform; one JS object and one IPC round trip per connection.
+ */
+export class IpcTransport implements Transport {
+  readonly name = 'ipc';
+  private readonly routing: RoutingKey;
+  /** Keys the address hash, so clients cannot aim at a worker. */
+  private readonly secret = randomBytes(16);
+  private readonly routed: number[];
+  private readonly rejected = emptyRejections();
+  private pending: Pending[] = [];
+  private closed = false;
+
+  /** `server` must pause on connect; the 1.x Master passes itself. */
+  constructor(
+    private readonly config: BalancerConfig,
+    private readonly live: readonly boolean[],
+    private readonly workerAt: (index: number) => Worker | null,
+    readonly server: net.Server = net.createServer({ pauseOnConnect: true }),
+  ) {
+    this.routed = new Array<number>(config.workers).fill(0);
+    this.routing = config.routing === 'header' ? new HeaderRouting(config) : new IpRouting();
+    server.on('connection', (socket: net.Socket) => this.accept(socket));
+  }
+
+  bind(port: number, host: string | undefined): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo | null {
+    return (this.server.address() as AddressInfo | null) ?? null;
+  }
+
+  handoffFor(): WorkerHandoff | null {
+    return null;
+  }
+
+  forked(): void {}
+
+  liveChanged(index: number, live: boolean): void {
+    if (!live) return;
+    const waiting = this.pending;
+    this.pending = [];
+    for (const connection of waiting) if (!connection.socket.destroyed) this.handOff(connection);
+  }
+
+  counters(): TransportCounters {
+    return { routed: [...this.routed], rejected: { ...this.rejected }, pending: this.pending.length };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const { socket } of this.pending) socket.destroy();
+    this.pending = [];
+    this.routing.close();
+    if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closed) return void socket.destroy();
+    // Until a worker owns it, a reset from the client must not become an uncaught error here.
+    socket.on('error', () => socket.destroy());
+    this.routing.decide(socket, (decision) => this.settle(socket, decision));
+  }
+
+  private settle(socket: net.Socket, decision: Decision): void {
+    switch (decision.action) {
+      case 'route':
+        return this.handOff({ socket, hash: primitives.hash64(this.secret, decision.address), head: decision.head });
+      case 'reject':
+        this.rejected[decision.reason]++;
+        return rejectWithStatus(socket, decision.status, decision.message);
+      case 'drop':
+        this.rejected[decision.reason]++;
+        return void socket.destroy();
+    }
+  }
+
+  private handOff(connection: Pending): void {
+    if (this.closed) return void connection.socket.destroy();
+    const index = pick(connection.hash, this.live);
+    const worker = index < 0 ? null : this.workerAt(index);
+    if (!worker) {
+      if (this.pending.length < PENDING_LIMIT) return void this.pending.push(connection);
+      this.rejected['queue-full']++;
+      return rejectWithStatus(connection.socket, 503, 'No worker is available');
+    }
+    this.routed[index]++;
+    const { socket, head } = connection;
+    socket.removeAllListeners('error');
     const message: StickyMessage = head ? { sticky: 'connection', head: head.toString('base64') } : { sticky: 'connection' };
     worker.send(message, socket, (error: Error | null) => {
       if (error) socket.destroy();
     });
-  },
-};
+  }
+}
