@@ -62,7 +62,7 @@ int Peeker::watch(int fd) {
   return errno == EEXIST ? 0 : errno;
 #else
   struct kevent change;
-  EV_SET(&change, fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+  EV_SET(&change, fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, 0);
   return kevent(event_fd_, &change, 1, nullptr, 0, nullptr) == 0 ? 0 : errno;
 #endif
 }
@@ -77,7 +77,7 @@ void Peeker::forget(int fd) {
   epoll_ctl(event_fd_, EPOLL_CTL_DEL, fd, nullptr);
 #else
   struct kevent change;
-  EV_SET(&change, fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
+  EV_SET(&change, fd, EVFILT_READ, EV_DELETE, 0, 0, 0);
   kevent(event_fd_, &change, 1, nullptr, 0, nullptr);
 #endif
   for (size_t i = ready_next_; i < ready_count_; ++i) {
@@ -93,8 +93,11 @@ size_t Peeker::take_ready() {
     taken = epoll_wait(event_fd_, events, kBatch, 0);
   } while (taken < 0 && errno == EINTR);
   for (int i = 0; i < taken; ++i) {
+    const uint32_t flags = events[i].events;
     ready_[i].fd = events[i].data.fd;
-    ready_[i].peer_done = (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    ready_[i].peer = (flags & EPOLLERR)                 ? Peer::Broken
+                     : (flags & (EPOLLRDHUP | EPOLLHUP)) ? Peer::Finished
+                                                         : Peer::Open;
   }
 #else
   struct kevent events[kBatch];
@@ -103,8 +106,11 @@ size_t Peeker::take_ready() {
     taken = kevent(event_fd_, nullptr, 0, events, kBatch, &no_wait);
   } while (taken < 0 && errno == EINTR);
   for (int i = 0; i < taken; ++i) {
+    // On EOF kqueue puts the socket's pending error, if any, in fflags.
     ready_[i].fd = static_cast<int>(events[i].ident);
-    ready_[i].peer_done = (events[i].flags & EV_EOF) != 0;
+    ready_[i].peer = !(events[i].flags & EV_EOF) ? Peer::Open
+                     : events[i].fflags != 0     ? Peer::Broken
+                                                 : Peer::Finished;
   }
 #endif
   ready_next_ = 0;
@@ -137,8 +143,9 @@ void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
   if (peeked < 0) {
     const bool no_bytes_yet = errno == EAGAIN || errno == EWOULDBLOCK;
     // A spurious wake-up waits for the next edge, unless no edge can follow.
-    if (no_bytes_yet && !ready.peer_done) return;
-    outcome = no_bytes_yet ? PeekOutcome::Closed : PeekOutcome::Error;
+    if (no_bytes_yet && ready.peer == Peer::Open) return;
+    outcome = no_bytes_yet && ready.peer == Peer::Finished ? PeekOutcome::Closed
+                                                           : PeekOutcome::Error;
   } else if (peeked == 0) {
     outcome = PeekOutcome::Closed;
   } else {
@@ -146,9 +153,9 @@ void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
                      header_lower_.size(), limit_);
     if (scan.status == HeadStatus::NeedMore) {
       // The rest of the head can only arrive on a later edge, and after the
-      // peer's FIN there is none: its head will never be complete.
-      if (!ready.peer_done) return;
-      outcome = PeekOutcome::Closed;
+      // peer's FIN or reset there is none: its head will never be complete.
+      if (ready.peer == Peer::Open) return;
+      outcome = ready.peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
     } else {
       outcome = outcome_of(scan.status);
       if (outcome == PeekOutcome::Found) address = scan.address;

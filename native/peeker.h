@@ -54,9 +54,11 @@ class Peeker {
   void close();
 
  private:
+  // What the readiness says of the peer: no more bytes can follow unless Open.
+  enum class Peer { Open, Finished, Broken };
   struct Ready {
-    int fd;           // -1 once unwatched during the drain that took it
-    bool peer_done;   // the peer sent FIN or the connection broke
+    int fd;  // -1 once unwatched during the drain that took it
+    Peer peer;
   };
   static constexpr size_t kBatch = 64;
 

@@ -221,6 +221,14 @@ describe.skipIf(process.env.STICKY_NATIVE === 'fallback')('HeadPeeker (native)',
     expect((await conn.result).outcome).toBe('closed');
   });
 
+  it('reports error when the client resets the connection', async () => {
+    const conn = await bench.connect();
+    conn.client.write('GET / HTTP/1.1\r\nHost: exa');
+    await delay(20);
+    conn.client.resetAndDestroy();
+    expect((await conn.result).outcome).toBe('error');
+  });
+
   it('decides a complete head even when the client has already half-closed', async () => {
     const conn = await bench.connect(false);
     conn.client.end(requestHead('192.0.2.1'));
