@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, mapLimit, request, sourceAddresses, startFixture, stopAll, type Fixture } from './helpers/harness';
+import {
+  countFds, freePort, mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture,
+} from './helpers/harness';
 
 const FIXTURE = 'test/fixtures/failover-primary.js';
 const CONCURRENCY = 16;
@@ -144,6 +146,60 @@ describe('failover (ip routing, 4 workers)', () => {
       await fx.waitForLine(new RegExp(`^online ${victim} ${newPid}$`), 2000);
       const otherExits = fx.stdout.filter((l) => /^exit /.test(l) && !l.startsWith(`exit ${victim} `));
       expect(otherExits).toEqual([]);
+    } finally {
+      await fx.stop();
+    }
+  });
+
+  it('connections in flight when a worker is SIGKILLed are answered or closed, never left hanging; no fd leaks in the primary', async () => {
+    const fx = await startFixture(FIXTURE, {
+      env: { PORT: String(await freePort()), RESPAWN_MIN: '100', RESPAWN_MAX: '200' },
+    });
+    try {
+      const addrs = sourceAddresses(120);
+      const first = await round(fx.port, addrs);
+      expect(first.filter((h) => !h.ok), fmt(first.filter((h) => !h.ok))).toEqual([]);
+      const victim = first[0].w;
+      const victimAddrs = first.filter((h) => h.w === victim).map((h) => h.addr);
+      await sleep(300);
+      const baseline = countFds(fx.pid);
+      const HANG_MS = 8000;
+      const outcomes: string[] = [];
+      // A few kill cycles, each with a burst of connections from the victim's
+      // addresses racing the kill. Stops at the first hang (already a failure).
+      for (let cycle = 0; cycle < 3; cycle++) {
+        const pid = (await hit(fx.port, victimAddrs[0])).pid;
+        expect(pid).toBeGreaterThan(0);
+        const onlineBefore = fx.stdout.filter((l) => l.startsWith(`online ${victim} `)).length;
+        const burst = victimAddrs.concat(victimAddrs, victimAddrs).map(async (a) => {
+          const t0 = Date.now();
+          try {
+            const res = await request({ port: fx.port, localAddress: a, timeoutMs: HANG_MS });
+            return `answered ${res.status}`;
+          } catch (e) {
+            const msg = (e as Error).message;
+            return /timed out/.test(msg) ? `HUNG ${Date.now() - t0} ms from ${a}` : 'closed';
+          }
+        });
+        process.kill(pid, 'SIGKILL');
+        outcomes.push(...(await Promise.all(burst)));
+        if (outcomes.some((o) => o.startsWith('HUNG'))) break;
+        // Wait (bounded) for the respawned worker before the next cycle.
+        const deadline = Date.now() + 10_000;
+        while (fx.stdout.filter((l) => l.startsWith(`online ${victim} `)).length === onlineBefore) {
+          if (Date.now() > deadline) throw new Error(`worker ${victim} not respawned within 10 s`);
+          await sleep(25);
+        }
+      }
+      const hung = outcomes.filter((o) => o.startsWith('HUNG'));
+      expect(hung, `connections left open without an answer (of ${outcomes.length})`).toEqual([]);
+      // Every connection the primary took is gone from it again.
+      let fds = countFds(fx.pid);
+      for (let i = 0; i < 100 && fds > baseline; i++) {
+        await sleep(50);
+        fds = countFds(fx.pid);
+      }
+      expect(fds, `primary fds: ${baseline} before the kills, ${fds} after`).toBeLessThanOrEqual(baseline);
     } finally {
       await fx.stop();
     }
