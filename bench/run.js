@@ -659,11 +659,11 @@ const escapeXml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').
 /** A horizontal bar chart of connections/s, written by hand (no dependencies). */
 function svgChart(rows, subtitle) {
   const colors = { sn: '#2f7ed8', peer: '#e4572e', ref: '#8c8c8c', proxy: '#3fa34d' };
-  const labelWidth = 330;
-  const barWidth = 420;
+  const labelWidth = 380;
+  const barWidth = 440;
   const rowHeight = 26;
   const top = 56;
-  const width = labelWidth + barWidth + 110;
+  const width = labelWidth + barWidth + 120;
   const height = top + rows.length * rowHeight + 44;
   const max = Math.max(1, ...rows.filter((r) => !r.error).map((r) => r.rate));
   const out = [
@@ -857,7 +857,7 @@ async function main() {
         date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         loadBefore,
         loadAfter,
-        loadNote: busy ? 'shared and busy during the run: absolute figures are low, compare the ratios' : 'otherwise quiet.',
+        loadNote: busy ? 'shared and busy during the run: absolute figures are low, compare the ratios.' : 'otherwise quiet.',
         ...o,
       },
       parse,
