@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type net from 'node:net';
 import { isStickyMessage, type StickyMessage } from './messages';
+import { stopReading } from './stop-reading';
 
 export interface ServeOptions {
   /**
@@ -91,10 +92,11 @@ class Connections {
 function deliver(server: net.Server, socket: net.Socket, head: string | undefined, syncEvent: string | undefined): void {
   // Bytes the fallback read in the primary go back in front of the stream.
   if (head) socket.unshift(Buffer.from(head, 'base64'));
-  server.emit('connection', socket);
   if (syncEvent) {
-    // After 'connection': an http.Server stops its native read on 'pause' and restarts it on 'resume'.
-    socket.pause();
+    // Before 'connection': the handler may emit the event at once, and the
+    // server must find the socket paused so it does not start the flow itself.
+    stopReading(socket);
     socket.once(syncEvent, () => socket.resume());
   }
+  server.emit('connection', socket);
 }

@@ -1,3 +1,8 @@
+/** The worker a client belongs to when every worker is live. */
+export function ownWorker(hash: bigint, workers: number): number {
+  return Number(hash % BigInt(workers));
+}
+
 /**
  * Maps a client's 64-bit hash to a worker index. A client whose own worker
  * is live always gets it; while it is down the client goes to a live worker
@@ -5,7 +10,7 @@
  * they come back when it is live again. Returns -1 when no worker is live.
  */
 export function pick(hash: bigint, live: readonly boolean[]): number {
-  const own = Number(hash % BigInt(live.length));
+  const own = ownWorker(hash, live.length);
   if (live[own]) return own;
   let liveCount = 0;
   for (const isLive of live) if (isLive) liveCount++;

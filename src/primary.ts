@@ -51,9 +51,9 @@ export class Balancer extends EventEmitter {
     this.pool = new WorkerPool(this.config, {
       handoffFor: (index) => this.transport.handoffFor(index),
       forked: (index, handoff) => this.transport.forked(index, handoff),
-      liveChanged: (index, live) => this.transport.liveChanged(index, live),
+      stateChanged: (index, exited) => this.transport.stateChanged(index, exited),
     });
-    this.transport = new IpcTransport(this.config, this.pool.live, (index) => this.pool.worker(index), server);
+    this.transport = new IpcTransport(this.config, this.pool, server);
     this.pool.on('online', (...args: unknown[]) => this.emit('online', ...args));
     this.pool.on('exit', (...args: unknown[]) => this.emit('exit', ...args));
     this.pool.on('respawn', (...args: unknown[]) => this.emit('respawn', ...args));

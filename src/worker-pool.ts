@@ -8,7 +8,8 @@ import type { WorkerHandoff } from './transport/index';
 export interface PoolHooks {
   handoffFor(index: number): WorkerHandoff | null;
   forked(index: number, handoff: WorkerHandoff | null): void;
-  liveChanged(index: number, live: boolean): void;
+  /** `live[index]` or `starting[index]` changed; `exited` is the worker that just died, if one did. */
+  stateChanged(index: number, exited: Worker | null): void;
 }
 
 /** A worker that lived less than this before dying counts as crash-looping. */
@@ -22,8 +23,6 @@ interface Slot {
   /** The delay before the next respawn while the worker crash-loops. */
   backoff: number;
   respawnTimer: NodeJS.Timeout | null;
-  /** Resolved on the first ready or exit of this slot's first worker. */
-  settled: boolean;
 }
 
 /**
@@ -37,12 +36,18 @@ interface Slot {
  */
 export class WorkerPool extends EventEmitter {
   readonly live: boolean[];
+  /**
+   * True while a slot's first worker is starting. Its clients wait for it
+   * rather than move: moving them would make them change worker a moment later.
+   */
+  readonly starting: boolean[];
   private readonly slots: Slot[];
   private closing = false;
 
   constructor(private readonly config: BalancerConfig, private readonly hooks: PoolHooks) {
     super();
     this.live = new Array<boolean>(config.workers).fill(false);
+    this.starting = new Array<boolean>(config.workers).fill(true);
     this.slots = this.live.map((_, index) => ({
       index,
       worker: null,
@@ -50,7 +55,6 @@ export class WorkerPool extends EventEmitter {
       respawns: 0,
       backoff: 0,
       respawnTimer: null,
-      settled: false,
     }));
   }
 
@@ -60,7 +64,7 @@ export class WorkerPool extends EventEmitter {
 
   /** Resolves once every slot's first worker is ready or has died. */
   settled(): Promise<void> {
-    if (this.slots.every((slot) => slot.settled)) return Promise.resolve();
+    if (!this.starting.includes(true)) return Promise.resolve();
     return new Promise((resolve) => this.once('settled', resolve));
   }
 
@@ -79,7 +83,7 @@ export class WorkerPool extends EventEmitter {
     for (const slot of this.slots) {
       if (slot.respawnTimer) clearTimeout(slot.respawnTimer);
       slot.respawnTimer = null;
-      this.setLive(slot, false);
+      this.setLive(slot, false, null);
       const worker = slot.worker;
       if (!worker || worker.isDead()) continue;
       exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
@@ -105,15 +109,15 @@ export class WorkerPool extends EventEmitter {
     slot.startedAt = Date.now();
     worker.on('message', (message: unknown) => {
       if (isStickyMessage(message) && message.sticky === 'ready' && slot.worker === worker && !this.closing) {
-        this.setLive(slot, true);
         this.settle(slot);
+        this.setLive(slot, true, null);
         this.emit('online', slot.index, worker);
       }
     });
     worker.once('exit', (code: number | null, signal: string | null) => {
       if (slot.worker !== worker) return;
-      this.setLive(slot, false);
       this.settle(slot);
+      this.setLive(slot, false, worker);
       this.emit('exit', slot.index, worker, code, signal);
       if (!this.closing) this.scheduleRespawn(slot);
     });
@@ -132,16 +136,16 @@ export class WorkerPool extends EventEmitter {
     }, delay);
   }
 
-  private setLive(slot: Slot, live: boolean): void {
-    if (this.live[slot.index] === live) return;
+  private setLive(slot: Slot, live: boolean, exited: Worker | null): void {
     this.live[slot.index] = live;
-    this.hooks.liveChanged(slot.index, live);
+    this.hooks.stateChanged(slot.index, exited);
   }
 
+  /** The slot's first worker is ready or dead: from now on its clients move while it is down. */
   private settle(slot: Slot): void {
-    if (slot.settled) return;
-    slot.settled = true;
-    if (this.slots.every((s) => s.settled)) this.emit('settled');
+    if (!this.starting[slot.index]) return;
+    this.starting[slot.index] = false;
+    if (!this.starting.includes(true)) this.emit('settled');
   }
 }
 

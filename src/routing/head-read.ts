@@ -1,22 +1,8 @@
 import type net from 'node:net';
 import { primitives } from '../binding';
 import type { PeekOutcome } from '../primitives';
+import { stopReading } from '../stop-reading';
 import type { HeadCallback, HeadReader } from './head-reader';
-
-/**
- * Stops the socket's handle from reading any further. `pause()` alone would not:
- * libuv keeps reading into the stream's buffer, and bytes read after the handle
- * is sent to a worker would be lost. Mirrors what net.Socket#pause does for
- * sockets made with the `onread` option.
- */
-function stopReading(socket: net.Socket): void {
-  socket.pause();
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
-  if (handle?.reading && handle.readStop) {
-    handle.reading = false;
-    handle.readStop();
-  }
-}
 
 /**
  * Fallback reader for when the addon is missing: it cannot peek, so it reads

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import type { RejectReason } from '../routing/index';
 
@@ -8,6 +9,15 @@ export interface TransportCounters {
   rejected: Record<RejectReason, number>;
   /** Connections waiting for a live worker or a free channel. */
   pending: number;
+}
+
+/** What a transport may know of the workers (the WorkerPool). */
+export interface WorkerView {
+  /** Connections may go to worker i. */
+  readonly live: readonly boolean[];
+  /** Worker i is starting for the first time: its clients wait for it. */
+  readonly starting: readonly boolean[];
+  worker(index: number): Worker | null;
 }
 
 /** A descriptor one worker inherits at fork, and what its side needs to know. */
@@ -32,8 +42,8 @@ export interface Transport {
   handoffFor(index: number): WorkerHandoff | null;
   /** Called after the fork (or a failed fork) with the hand-off it used. */
   forked(index: number, handoff: WorkerHandoff | null): void;
-  /** Worker `index` became live or stopped being live. */
-  liveChanged(index: number, live: boolean): void;
+  /** Worker `index` became live, stopped being live, or finished starting; `exited` is the worker that died, if one did. */
+  stateChanged(index: number, exited: Worker | null): void;
   counters(): TransportCounters;
   /** Stops accepting and drops what waits; the workers finish the rest. */
   close(): Promise<void>;

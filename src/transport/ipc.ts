@@ -4,12 +4,12 @@ import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { StickyMessage } from '../messages';
 import type { BalancerConfig } from '../options';
-import { pick } from '../pick';
+import { ownWorker, pick } from '../pick';
 import { HeaderRouting } from '../routing/header';
 import type { Decision, RoutingKey } from '../routing/index';
 import { IpRouting } from '../routing/ip';
 import { rejectWithStatus } from '../reject';
-import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff } from './index';
+import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
 
 /** Connections that wait while no worker is live; past this they get 503. */
 const PENDING_LIMIT = 4096;
@@ -34,13 +34,14 @@ export class IpcTransport implements Transport {
   private readonly routed: number[];
   private readonly rejected = emptyRejections();
   private pending: Pending[] = [];
+  /** What each socket was routed by, in case its worker dies before taking it. */
+  private readonly sent = new WeakMap<net.Socket, Pending>();
   private closed = false;
 
   /** `server` must pause on connect; the 1.x Master passes itself. */
   constructor(
     private readonly config: BalancerConfig,
-    private readonly live: readonly boolean[],
-    private readonly workerAt: (index: number) => Worker | null,
+    private readonly workers: WorkerView,
     readonly server: net.Server = net.createServer({ pauseOnConnect: true }),
   ) {
     this.routed = new Array<number>(config.workers).fill(0);
@@ -68,9 +69,8 @@ export class IpcTransport implements Transport {
 
   forked(): void {}
 
-  liveChanged(index: number, live: boolean): void {
-    if (!live) return;
-    const waiting = this.pending;
+  stateChanged(index: number, exited: Worker | null): void {
+    const waiting = exited ? [...this.pending, ...this.unsent(exited)] : this.pending;
     this.pending = [];
     for (const connection of waiting) if (!connection.socket.destroyed) this.handOff(connection);
   }
@@ -109,8 +109,10 @@ export class IpcTransport implements Transport {
 
   private handOff(connection: Pending): void {
     if (this.closed) return void connection.socket.destroy();
-    const index = pick(connection.hash, this.live);
-    const worker = index < 0 ? null : this.workerAt(index);
+    const { live, starting } = this.workers;
+    const own = ownWorker(connection.hash, live.length);
+    const index = !live[own] && starting[own] ? -1 : pick(connection.hash, live);
+    const worker = index < 0 ? null : this.workers.worker(index);
     if (!worker) {
       if (this.pending.length < PENDING_LIMIT) return void this.pending.push(connection);
       this.rejected['queue-full']++;
@@ -118,10 +120,29 @@ export class IpcTransport implements Transport {
     }
     this.routed[index]++;
     const { socket, head } = connection;
+    this.sent.set(socket, connection);
     socket.removeAllListeners('error');
     const message: StickyMessage = head ? { sticky: 'connection', head: head.toString('base64') } : { sticky: 'connection' };
     worker.send(message, socket, (error: Error | null) => {
       if (error) socket.destroy();
     });
+  }
+
+  /**
+   * Node sends one handle at a time and queues the rest until the worker
+   * acknowledges; when the worker dies it closes the one in flight but drops
+   * the queue without closing it, leaving those clients hanging. They never
+   * reached the worker, so they are routed again.
+   */
+  private unsent(worker: Worker): Pending[] {
+    const child = worker.process as unknown as { _handleQueue?: { handle?: unknown }[] | null };
+    const queue = child._handleQueue ?? [];
+    child._handleQueue = null;
+    const again: Pending[] = [];
+    for (const { handle } of queue) {
+      const connection = handle instanceof net.Socket ? this.sent.get(handle) : undefined;
+      if (connection) again.push(connection);
+    }
+    return again;
   }
 }
