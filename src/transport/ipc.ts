@@ -130,12 +130,18 @@ export class IpcTransport implements Transport {
 
   /**
    * Node sends one handle at a time and queues the rest until the worker
-   * acknowledges; when the worker dies it closes the one in flight but drops
-   * the queue without closing it, leaving those clients hanging. They never
-   * reached the worker, so they are routed again.
+   * acknowledges. When the worker dies, Node keeps the unacknowledged handle
+   * open and drops the queue without closing it, leaving those clients
+   * hanging. The queued ones never reached the worker, so they are routed
+   * again; the one in flight may have been read there, so it is closed.
    */
   private unsent(worker: Worker): Pending[] {
-    const child = worker.process as unknown as { _handleQueue?: { handle?: unknown }[] | null };
+    const child = worker.process as unknown as {
+      _handleQueue?: { handle?: unknown }[] | null;
+      _pendingMessage?: { handle?: { close?: () => void } } | null;
+    };
+    child._pendingMessage?.handle?.close?.();
+    child._pendingMessage = null;
     const queue = child._handleQueue ?? [];
     child._handleQueue = null;
     const again: Pending[] = [];
