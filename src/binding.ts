@@ -4,13 +4,16 @@
 
 import * as path from 'path';
 import { fallback } from './fallback';
-import type { HeadPeekerClass, Primitives } from './primitives';
+import type { ChannelReceiverClass, DispatcherClass, HeadPeekerClass, Primitives, Steering } from './primitives';
 
 interface Addon {
   hash64: Primitives['hash64'];
   parseAddress: Primitives['parseAddress'];
   scanHead: Primitives['scanHead'];
   HeadPeeker?: HeadPeekerClass; // absent where the platform cannot peek (Windows)
+  steering?: Steering; // Linux only
+  Dispatcher?: DispatcherClass; // absent where the platform cannot peek (Windows)
+  ChannelReceiver?: ChannelReceiverClass;
 }
 
 // binding.ts sits in src/ (tests) or dist/ (the package): the root is one up.
@@ -35,6 +38,9 @@ export function loadNative(): Primitives {
     parseAddress: addon.parseAddress,
     scanHead: addon.scanHead,
     HeadPeeker: addon.HeadPeeker ?? null,
+    steering: addon.steering ?? null,
+    Dispatcher: addon.Dispatcher ?? null,
+    ChannelReceiver: addon.ChannelReceiver ?? null,
   };
 }
 

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import type net from 'node:net';
+import net from 'node:net';
+import { primitives } from './binding';
 import { isStickyMessage, type StickyMessage } from './messages';
 import { stopReading } from './stop-reading';
 
@@ -24,17 +25,61 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
   }
   if (served) throw new Error('sticky-native: serve() was already called in this worker');
   served = server;
+  const syncEvent = options.sync?.event;
   const connections = new Connections(server);
+  const fd = Number(process.env.STICKY_FD);
+  let stopTaking = () => {};
+  switch (process.env.STICKY_HANDOFF) {
+    case 'kernel':
+      stopTaking = listenOnMember(server, fd, connections, syncEvent);
+      break;
+    case 'channel':
+      stopTaking = receiveFromChannel(server, fd, connections, syncEvent);
+      break;
+  }
   process.on('message', (message: unknown, socket?: net.Socket) => {
     if (!isStickyMessage(message)) return;
     if (message.sticky === 'connection' && socket) {
-      if (!connections.add(socket)) return;
-      deliver(server, socket, message.head, options.sync?.event);
+      if (connections.add(socket)) deliver(server, socket, message.head, syncEvent);
     } else if (message.sticky === 'close') {
+      stopTaking();
       connections.drain(() => process.exit(0));
     }
   });
   process.send({ sticky: 'ready' } satisfies StickyMessage);
+}
+
+/**
+ * Kernel steering: the server listens on this worker's member of the
+ * primary's SO_REUSEPORT group, so Node's own accept path runs and
+ * `server.address()` reports the public port. Returns how to stop listening.
+ */
+function listenOnMember(server: net.Server, fd: number, connections: Connections, syncEvent: string | undefined): () => void {
+  if (syncEvent) {
+    // Accepted sockets start paused and wait for the application's event.
+    (server as { pauseOnConnect?: boolean }).pauseOnConnect = true;
+    server.prependListener('connection', (socket: net.Socket) => {
+      socket.once(syncEvent, () => socket.resume());
+    });
+  }
+  server.on('connection', (socket: net.Socket) => connections.add(socket));
+  // A net.Socket wraps the inherited descriptor; listen() on an object with a
+  // TCP handle listens in this worker without asking the primary.
+  server.listen(new net.Socket({ fd, readable: false, writable: false }));
+  return () => server.close();
+}
+
+/** Native channel: descriptors arrive in batches from the primary's dispatcher. */
+function receiveFromChannel(server: net.Server, fd: number, connections: Connections, syncEvent: string | undefined): () => void {
+  const { ChannelReceiver } = primitives;
+  if (!ChannelReceiver) throw new Error('sticky-native: this worker was given a native channel but the addon is not loaded');
+  const receiver = new ChannelReceiver(fd, (fds) => {
+    for (const received of fds) {
+      const socket = new net.Socket({ fd: received, readable: true, writable: true });
+      if (connections.add(socket)) deliver(server, socket, undefined, syncEvent);
+    }
+  });
+  return () => receiver.close();
 }
 
 /**

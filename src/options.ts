@@ -1,6 +1,7 @@
 import os from 'node:os';
 
 export type Routing = 'ip' | 'header';
+export type TransportName = 'ipc' | 'kernel' | 'channel';
 
 /** Options of the typed API; the seed and 1.x APIs are translated into these. */
 export interface BalancerOptions {
@@ -22,6 +23,14 @@ export interface BalancerOptions {
   env?: Record<string, string | undefined> | ((index: number) => Record<string, string | undefined>);
   /** Respawn back-off for a worker that keeps dying, in ms. Default `{ min: 100, max: 10000 }`. */
   respawnDelay?: { min?: number; max?: number };
+  /**
+   * How connections reach the workers. `'auto'` (default) picks kernel steering
+   * for ip routing on Linux, the native channel where the addon loads, and Node
+   * IPC elsewhere; the environment variable STICKY_TRANSPORT overrides `'auto'`.
+   */
+  transport?: 'auto' | TransportName;
+  /** Connections that may wait for a worker (none live, or its channel full); past it, 503. Default 4096. */
+  queueLimit?: number;
 }
 
 export interface BalancerConfig {
@@ -37,6 +46,8 @@ export interface BalancerConfig {
   shutdownTimeout: number;
   env: (index: number) => Record<string, string | undefined>;
   respawnDelay: { min: number; max: number };
+  transport: 'auto' | TransportName;
+  queueLimit: number;
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -65,6 +76,13 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
   if (typeof env !== 'function' && (env === null || typeof env !== 'object')) {
     throw new TypeError('sticky-native: env must be an object or a function of the worker index');
   }
+  const transport = options.transport ?? 'auto';
+  if (!['auto', 'ipc', 'kernel', 'channel'].includes(transport)) {
+    throw new TypeError(`sticky-native: transport must be 'auto', 'ipc', 'kernel' or 'channel', got ${String(transport)}`);
+  }
+  if (transport === 'kernel' && routing !== 'ip') {
+    throw new TypeError("sticky-native: transport 'kernel' steers by client address only; use routing 'ip'");
+  }
   const min = integer('respawnDelay.min', options.respawnDelay?.min, 100, 0, 3_600_000);
   const max = integer('respawnDelay.max', options.respawnDelay?.max, Math.max(min, 10_000), min, 3_600_000);
   return {
@@ -78,5 +96,7 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout, 10_000, 0, 3_600_000),
     env: typeof env === 'function' ? env : () => env,
     respawnDelay: { min, max },
+    transport,
+    queueLimit: integer('queueLimit', options.queueLimit, 4096, 1, 1_000_000),
   };
 }

@@ -36,4 +36,67 @@ export interface Primitives {
   scanHead(head: Buffer, headerLower: string, limit: number): HeadScan;
   /** Null in the fallback, which reads the first chunk instead of peeking. */
   HeadPeeker: HeadPeekerClass | null;
+  /** Null where the kernel cannot steer (and in the fallback). */
+  steering: Steering | null;
+  /** The native channel, primary side and worker side; null in the fallback. */
+  Dispatcher: DispatcherClass | null;
+  ChannelReceiver: ChannelReceiverClass | null;
+}
+
+/** Kernel steering (Linux): an SO_REUSEPORT group whose classic BPF program hashes the source address. */
+export interface Steering {
+  /** Whether this kernel attaches the steering program (probed once, then remembered). */
+  available(): boolean;
+  /**
+   * Binds `count` listening sockets to host:port (port 0: one free port for all)
+   * in one group, steered by a hash keyed with the 16-byte `key`. Member i
+   * takes the connections of the addresses that hash to i.
+   */
+  createGroup(host: string, port: number, count: number, key: Buffer): { fds: number[]; port: number };
+}
+
+/** Routing and back-pressure settings of the native dispatcher. */
+export interface DispatcherOptions {
+  routing: 'ip' | 'header';
+  headerLower: string;
+  /** The header as the user wrote it, for the text of a 400. */
+  header: string;
+  ignoreMissingHeader: boolean;
+  headLimit: number;
+  headTimeout: number;
+  workers: number;
+  queueLimit: number;
+  /** 16 bytes keying the address hash. */
+  secret: Buffer;
+}
+
+export interface DispatcherCounters {
+  routed: number[];
+  rejected: Record<'missing-header' | 'invalid-header' | 'head-too-large' | 'head-timeout' | 'closed-early' | 'queue-full', number>;
+  /** Connections accepted and not yet handed over (peeking, or queued for a channel). */
+  pending: number;
+}
+
+/** The primary's native data path: accepts, routes and passes descriptors in batches; JS sees counters. */
+export interface Dispatcher {
+  listen(host: string, port: number): { address: string; family: string; port: number };
+  /** A new channel to worker `index` (replacing any old one); returns the worker's end, to hand over at fork and then close. */
+  openChannel(index: number): number;
+  /** Worker `index` is live (takes connections) or starting (its clients wait for it). */
+  setState(index: number, live: boolean, starting: boolean): void;
+  counters(): DispatcherCounters;
+  close(): void;
+}
+
+export interface DispatcherClass {
+  new (options: DispatcherOptions): Dispatcher;
+}
+
+/** The worker's end of a channel: calls `onSockets` with each batch of received descriptors. */
+export interface ChannelReceiver {
+  close(): void;
+}
+
+export interface ChannelReceiverClass {
+  new (fd: number, onSockets: (fds: number[]) => void): ChannelReceiver;
 }

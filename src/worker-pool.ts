@@ -101,7 +101,7 @@ export class WorkerPool extends EventEmitter {
     const handoff = this.hooks.handoffFor(slot.index);
     let worker: Worker;
     try {
-      worker = forkWith(handoff, { ...this.config.env(slot.index), ...handoff?.env, STICKY_WORKER_INDEX: String(slot.index) });
+      worker = forkWith(handoff, { ...this.config.env(slot.index), STICKY_WORKER_INDEX: String(slot.index) });
     } finally {
       this.hooks.forked(slot.index, handoff);
     }
@@ -151,15 +151,16 @@ export class WorkerPool extends EventEmitter {
 
 /**
  * Forks one worker; a hand-off descriptor goes to that worker alone, as the
- * stdio slot after cluster's own, and `STICKY_FD` tells it which fd that is.
+ * stdio slot after cluster's own. STICKY_HANDOFF says how its connections
+ * come ('ipc' when there is no descriptor), STICKY_FD which fd it is.
  */
 function forkWith(handoff: WorkerHandoff | null, env: Record<string, string | undefined>): Worker {
-  if (!handoff) return cluster.fork(env);
+  if (!handoff) return cluster.fork({ ...env, STICKY_HANDOFF: 'ipc', STICKY_FD: '' });
   const own = cluster.settings.stdio;
   const base = own ?? (cluster.settings.silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['inherit', 'inherit', 'inherit', 'ipc']);
   cluster.setupPrimary({ stdio: [...base, handoff.fd] });
   try {
-    return cluster.fork({ ...env, STICKY_FD: String(base.length) });
+    return cluster.fork({ ...env, STICKY_HANDOFF: handoff.kind, STICKY_FD: String(base.length) });
   } finally {
     cluster.setupPrimary({ stdio: own });
   }

@@ -1,6 +1,7 @@
 // The pure-TypeScript primitives: used when the addon is not built, or when
-// STICKY_NATIVE=fallback. There is no HeadPeeker: the fallback reads the first
-// chunk of a connection in the primary instead of peeking.
+// STICKY_NATIVE=fallback. There is no HeadPeeker (the fallback reads the first
+// chunk of a connection in the primary instead of peeking), and no kernel
+// steering or native channel: connections travel over Node IPC.
 
 import type { Primitives } from '../primitives';
 import { parseAddress } from './address';
@@ -13,6 +14,9 @@ export const fallback: Primitives = {
   parseAddress,
   scanHead,
   HeadPeeker: null,
+  steering: null,
+  Dispatcher: null,
+  ChannelReceiver: null,
 };
 
 export default fallback;

@@ -20,11 +20,15 @@ export interface WorkerView {
   worker(index: number): Worker | null;
 }
 
-/** A descriptor one worker inherits at fork, and what its side needs to know. */
+/**
+ * A descriptor one worker inherits at fork: its member of the kernel's
+ * SO_REUSEPORT group, or its end of a native channel. The worker finds the
+ * kind in STICKY_HANDOFF and the fd number in STICKY_FD.
+ */
 export interface WorkerHandoff {
-  /** The primary's descriptor; the worker sees it as fd `STICKY_FD`. */
+  kind: 'kernel' | 'channel';
+  /** The primary's descriptor. */
   fd: number;
-  env: Record<string, string>;
 }
 
 /**

@@ -11,9 +11,6 @@ import { IpRouting } from '../routing/ip';
 import { rejectWithStatus } from '../reject';
 import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
 
-/** Connections that wait while no worker is live; past this they get 503. */
-const PENDING_LIMIT = 4096;
-
 interface Pending {
   socket: net.Socket;
   hash: bigint;
@@ -114,7 +111,7 @@ export class IpcTransport implements Transport {
     const index = !live[own] && starting[own] ? -1 : pick(connection.hash, live);
     const worker = index < 0 ? null : this.workers.worker(index);
     if (!worker) {
-      if (this.pending.length < PENDING_LIMIT) return void this.pending.push(connection);
+      if (this.pending.length < this.config.queueLimit) return void this.pending.push(connection);
       this.rejected['queue-full']++;
       return rejectWithStatus(connection.socket, 503, 'No worker is available');
     }
