@@ -40,7 +40,8 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
   process.on('message', (message: unknown, socket?: net.Socket) => {
     if (!isStickyMessage(message)) return;
     if (message.sticky === 'connection' && socket) {
-      if (connections.add(socket)) deliver(server, socket, message.head, syncEvent);
+      connections.add(socket);
+      deliver(server, socket, message.head, syncEvent);
     } else if (message.sticky === 'close') {
       stopTaking();
       connections.drain(() => process.exit(0));
@@ -76,7 +77,8 @@ function receiveFromChannel(server: net.Server, fd: number, connections: Connect
   const receiver = new ChannelReceiver(fd, (fds) => {
     for (const received of fds) {
       const socket = new net.Socket({ fd: received, readable: true, writable: true });
-      if (connections.add(socket)) deliver(server, socket, undefined, syncEvent);
+      connections.add(socket);
+      deliver(server, socket, undefined, syncEvent);
     }
   });
   return () => receiver.close();
@@ -110,12 +112,11 @@ class Connections {
     });
   }
 
-  /** False, and the socket destroyed, once draining has begun. */
-  add(socket: net.Socket): boolean {
-    if (this.onDrained) {
-      socket.destroy();
-      return false;
-    }
+  /**
+   * Connections still arrive while draining (handed over before the primary
+   * stopped routing here); they are served, and the worker waits for them too.
+   */
+  add(socket: net.Socket): void {
     this.open.add(socket);
     if (this.speaksHttp) this.requestsInFlight.set(socket, 0);
     socket.once('close', () => {
@@ -123,10 +124,9 @@ class Connections {
       this.requestsInFlight.delete(socket);
       if (this.onDrained && this.open.size === 0) this.onDrained();
     });
-    return true;
   }
 
-  /** Takes no more connections, ends the idle ones, calls `done` once none is open. */
+  /** Ends the idle connections and the others after their last response; calls `done` once none is open. */
   drain(done: () => void): void {
     this.onDrained = done;
     if (this.open.size === 0) return done();

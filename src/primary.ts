@@ -100,6 +100,15 @@ export class Balancer extends EventEmitter {
     return this.closed;
   }
 
+  /**
+   * Rolling restart: replaces the workers one at a time, each new one ready
+   * before the old one finishes its connections and goes. New code is picked
+   * up from disk, as with a fresh start.
+   */
+  restart(): Promise<void> {
+    return this.pool.restart(this.config.shutdownTimeout);
+  }
+
   /** The worker at `index` now, if any. */
   worker(index: number): Worker | null {
     return this.pool.worker(index);

@@ -79,25 +79,44 @@ export class WorkerPool extends EventEmitter {
   /** Asks every worker to finish its connections and exit; kills those still there after `timeoutMs`. */
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
-    const exits: Promise<void>[] = [];
+    const retiring: Promise<void>[] = [];
     for (const slot of this.slots) {
       if (slot.respawnTimer) clearTimeout(slot.respawnTimer);
       slot.respawnTimer = null;
       this.setLive(slot, false, null);
-      const worker = slot.worker;
-      if (!worker || worker.isDead()) continue;
-      exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
-      if (worker.isConnected()) worker.send({ sticky: 'close' });
-      else worker.process.kill('SIGTERM');
+      if (slot.worker) retiring.push(retire(slot.worker, timeoutMs));
     }
-    const timer = setTimeout(() => {
-      for (const slot of this.slots) if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
-    }, timeoutMs);
-    await Promise.all(exits);
-    clearTimeout(timer);
+    await Promise.all(retiring);
   }
 
-  private fork(slot: Slot): void {
+  /**
+   * Replaces the workers one at a time: each new worker is ready before the
+   * old one at its index is asked to finish its connections and go, so the
+   * index always has a worker taking connections. An index whose replacement
+   * dies while starting keeps its old worker.
+   */
+  async restart(timeoutMs: number): Promise<void> {
+    for (const slot of this.slots) {
+      const old = slot.worker;
+      if (this.closing || !old || old.isDead() || slot.respawnTimer) continue;
+      const fresh = this.fork(slot, true);
+      const ready = await new Promise<boolean>((resolve) => {
+        const onOnline = (_index: number, worker: Worker) => worker === fresh && settle(true);
+        const settle = (isReady: boolean) => {
+          this.off('online', onOnline);
+          fresh.off('exit', onExit);
+          resolve(isReady);
+        };
+        const onExit = () => settle(false);
+        this.on('online', onOnline);
+        fresh.once('exit', onExit);
+      });
+      if (ready) await retire(old, timeoutMs);
+    }
+  }
+
+  /** Forks a worker for `slot`; a replacement takes the slot over only once it is ready. */
+  private fork(slot: Slot, replacement = false): Worker {
     const handoff = this.hooks.handoffFor(slot.index);
     let worker: Worker;
     try {
@@ -105,22 +124,30 @@ export class WorkerPool extends EventEmitter {
     } finally {
       this.hooks.forked(slot.index, handoff);
     }
-    slot.worker = worker;
-    slot.startedAt = Date.now();
+    if (!replacement) {
+      slot.worker = worker;
+      slot.startedAt = Date.now();
+    }
     worker.on('message', (message: unknown) => {
-      if (isStickyMessage(message) && message.sticky === 'ready' && slot.worker === worker && !this.closing) {
-        this.settle(slot);
-        this.setLive(slot, true, null);
-        this.emit('online', slot.index, worker);
+      if (!isStickyMessage(message) || message.sticky !== 'ready' || this.closing) return;
+      if (slot.worker !== worker) {
+        if (!replacement) return;
+        slot.worker = worker;
+        slot.startedAt = Date.now();
       }
+      this.settle(slot);
+      this.setLive(slot, true, null);
+      this.emit('online', slot.index, worker);
     });
     worker.once('exit', (code: number | null, signal: string | null) => {
-      if (slot.worker !== worker) return;
+      // A retired worker, or a replacement that died starting: only what it left behind needs care.
+      if (slot.worker !== worker) return this.hooks.stateChanged(slot.index, worker);
       this.settle(slot);
       this.setLive(slot, false, worker);
       this.emit('exit', slot.index, worker, code, signal);
       if (!this.closing) this.scheduleRespawn(slot);
     });
+    return worker;
   }
 
   private scheduleRespawn(slot: Slot): void {
@@ -164,4 +191,18 @@ function forkWith(handoff: WorkerHandoff | null, env: Record<string, string | un
   } finally {
     cluster.setupPrimary({ stdio: own });
   }
+}
+
+/** Asks a worker to finish its connections and exit; kills it if it is still there after `timeoutMs`. */
+function retire(worker: Worker, timeoutMs: number): Promise<void> {
+  if (worker.isDead()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (worker.isConnected()) worker.send({ sticky: 'close' });
+    else worker.process.kill('SIGTERM');
+  });
 }
