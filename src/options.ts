@@ -31,6 +31,12 @@ export interface BalancerOptions {
   transport?: 'auto' | TransportName;
   /** Connections that may wait for a worker (none live, or its channel full); past it, 503. Default 4096. */
   queueLimit?: number;
+  /**
+   * Once listening, the primary closes gracefully on SIGTERM and SIGINT (then
+   * exits 0; a second signal kills at once) and restarts its workers one by
+   * one on SIGHUP. Default true; false leaves signals to the application.
+   */
+  signals?: boolean;
 }
 
 export interface BalancerConfig {
@@ -48,6 +54,7 @@ export interface BalancerConfig {
   respawnDelay: { min: number; max: number };
   transport: 'auto' | TransportName;
   queueLimit: number;
+  signals: boolean;
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -98,5 +105,6 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     respawnDelay: { min, max },
     transport,
     queueLimit: integer('queueLimit', options.queueLimit, 4096, 1, 1_000_000),
+    signals: options.signals !== false,
   };
 }

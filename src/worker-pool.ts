@@ -10,6 +10,8 @@ export interface PoolHooks {
   forked(index: number, handoff: WorkerHandoff | null): void;
   /** `live[index]` or `starting[index]` changed; `exited` is the worker that just died, if one did. */
   stateChanged(index: number, exited: Worker | null): void;
+  /** Resolves once nothing more is on its way to a worker no longer routed to. */
+  delivered(worker: Worker): Promise<void>;
 }
 
 /** A worker that lived less than this before dying counts as crash-looping. */
@@ -84,7 +86,7 @@ export class WorkerPool extends EventEmitter {
       if (slot.respawnTimer) clearTimeout(slot.respawnTimer);
       slot.respawnTimer = null;
       this.setLive(slot, false, null);
-      if (slot.worker) retiring.push(retire(slot.worker, timeoutMs));
+      if (slot.worker) retiring.push(this.retire(slot.worker, timeoutMs));
     }
     await Promise.all(retiring);
   }
@@ -111,7 +113,7 @@ export class WorkerPool extends EventEmitter {
         this.on('online', onOnline);
         fresh.once('exit', onExit);
       });
-      if (ready) await retire(old, timeoutMs);
+      if (ready) await this.retire(old, timeoutMs);
     }
   }
 
@@ -148,6 +150,25 @@ export class WorkerPool extends EventEmitter {
       if (!this.closing) this.scheduleRespawn(slot);
     });
     return worker;
+  }
+
+  /**
+   * Asks a worker to finish its connections and exit, once everything routed
+   * to it is on its way; kills it if it is still there after `timeoutMs`.
+   */
+  private retire(worker: Worker, timeoutMs: number): Promise<void> {
+    if (worker.isDead()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      void this.hooks.delivered(worker).then(() => {
+        if (worker.isConnected()) worker.send({ sticky: 'close' });
+        else worker.process.kill('SIGTERM');
+      });
+    });
   }
 
   private scheduleRespawn(slot: Slot): void {
@@ -191,18 +212,4 @@ function forkWith(handoff: WorkerHandoff | null, env: Record<string, string | un
   } finally {
     cluster.setupPrimary({ stdio: own });
   }
-}
-
-/** Asks a worker to finish its connections and exit; kills it if it is still there after `timeoutMs`. */
-function retire(worker: Worker, timeoutMs: number): Promise<void> {
-  if (worker.isDead()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs);
-    worker.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    if (worker.isConnected()) worker.send({ sticky: 'close' });
-    else worker.process.kill('SIGTERM');
-  });
 }

@@ -48,6 +48,8 @@ export interface Transport {
   forked(index: number, handoff: WorkerHandoff | null): void;
   /** Worker `index` became live, stopped being live, or finished starting; `exited` is the worker that died, if one did. */
   stateChanged(index: number, exited: Worker | null): void;
+  /** Resolves once nothing more is on its way to `worker` (it is no longer routed to); then it may be told to close. */
+  delivered(worker: Worker): Promise<void>;
   counters(): TransportCounters;
   /** Stops accepting and drops what waits; the workers finish the rest. */
   close(): Promise<void>;

@@ -33,6 +33,13 @@ export class IpcTransport implements Transport {
   private pending: Pending[] = [];
   /** What each socket was routed by, in case its worker dies before taking it. */
   private readonly sent = new WeakMap<net.Socket, Pending>();
+  /**
+   * Sends not yet written to each worker's channel. Node holds handles back
+   * until the previous one is acknowledged, so a message sent later (such as
+   * 'close') can overtake them; a retiring worker is told to close only once
+   * every socket routed to it has been written ahead of that message.
+   */
+  private readonly sending = new WeakMap<Worker, { count: number; waiters: (() => void)[] }>();
   private closed = false;
 
   /** `server` must pause on connect; the 1.x Master passes itself. */
@@ -70,6 +77,12 @@ export class IpcTransport implements Transport {
     const waiting = exited ? [...this.pending, ...this.unsent(exited)] : this.pending;
     this.pending = [];
     for (const connection of waiting) if (!connection.socket.destroyed) this.handOff(connection);
+  }
+
+  delivered(worker: Worker): Promise<void> {
+    const sending = this.sending.get(worker);
+    if (!sending || sending.count === 0) return Promise.resolve();
+    return new Promise((resolve) => sending.waiters.push(resolve));
   }
 
   counters(): TransportCounters {
@@ -120,8 +133,12 @@ export class IpcTransport implements Transport {
     this.sent.set(socket, connection);
     socket.removeAllListeners('error');
     const message: StickyMessage = head ? { sticky: 'connection', head: head.toString('base64') } : { sticky: 'connection' };
+    const sending = this.sending.get(worker) ?? { count: 0, waiters: [] };
+    this.sending.set(worker, sending);
+    sending.count++;
     worker.send(message, socket, (error: Error | null) => {
       if (error) socket.destroy();
+      if (--sending.count === 0) for (const resolve of sending.waiters.splice(0)) resolve();
     });
   }
 
