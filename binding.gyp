@@ -7,7 +7,9 @@
         "native/peeker.cc",
         "native/siphash.cc",
         "native/address.cc",
-        "native/http_head.cc"
+        "native/http_head.cc",
+        "native/dispatcher.cc",
+        "native/channel_receiver.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
@@ -20,7 +22,7 @@
       "conditions": [
         # Windows has no epoll or kqueue: the addon there has the primitives
         # but no HeadPeeker, and the header router reads the first chunk instead.
-        ["OS=='win'", { "sources!": ["native/peeker.cc"] }]
+        ["OS=='win'", { "sources!": ["native/peeker.cc", "native/channel_receiver.cc"] }]
       ]
     }
   ]

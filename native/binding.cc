@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,8 @@
 #include "http_head.h"
 #include "peeker.h"
 #include "siphash.h"
+#include "dispatcher.h"  // native channel: route_worker everywhere, the rest Linux only
+#include "channel_receiver.h"
 
 namespace {
 
@@ -291,12 +294,409 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
 
 #endif  // STICKY_HAVE_PEEKER
 
+// ---- Native channel: Dispatcher (primary), ChannelReceiver (worker) -----------
+
+// pickForTest(hash: bigint, live: boolean[], starting: boolean[]) -> index | 'wait'
+// Checks sticky::route_worker against test/vectors/pick.json.
+Napi::Value pick_for_test(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool lossless = false;
+  const uint64_t hash = info[0].IsBigInt() ? info[0].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
+  if (!lossless || !info[1].IsArray() || !info[2].IsArray()) {
+    throw_type_error(env, "pickForTest: (hash: bigint < 2^64, live: boolean[], starting: boolean[])");
+    return Napi::Value();
+  }
+  const Napi::Array live_in = info[1].As<Napi::Array>();
+  const Napi::Array starting_in = info[2].As<Napi::Array>();
+  const size_t workers = live_in.Length();
+  if (workers == 0 || starting_in.Length() != workers) {
+    throw_type_error(env, "pickForTest: live and starting must have the same, non-zero length");
+    return Napi::Value();
+  }
+  std::unique_ptr<bool[]> live(new bool[workers]);
+  std::unique_ptr<bool[]> starting(new bool[workers]);
+  for (uint32_t i = 0; i < workers; ++i) {
+    live[i] = live_in.Get(i).ToBoolean();
+    starting[i] = starting_in.Get(i).ToBoolean();
+  }
+  const int index = sticky::route_worker(hash, live.get(), starting.get(), workers);
+  if (index == sticky::kWaitForWorker) return Napi::String::New(env, "wait");
+  return Napi::Number::New(env, index);
+}
+
+#ifdef STICKY_HAVE_CHANNEL
+
+bool read_whole_number(const Napi::Value& value, double min, double max, int* out) {
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(number >= min && number <= max && number == std::floor(number))) return false;
+  *out = static_cast<int>(number);
+  return true;
+}
+
+bool read_option_integer(Napi::Object options, const char* name, double min, double max, double* out) {
+  const Napi::Value value = options.Get(name);
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(number >= min && number <= max && number == std::floor(number))) {
+    throw_type_error(options.Env(), std::string("Dispatcher: options.") + name + " must be an integer from " +
+                                        std::to_string(static_cast<long long>(min)) + " to " +
+                                        std::to_string(static_cast<long long>(max)));
+    return false;
+  }
+  *out = number;
+  return true;
+}
+
+// new Dispatcher(options): a sticky::Dispatcher whose epoll set is watched by
+// one uv_poll_t. Unref'd until listen() (a dispatcher that never listens must
+// not keep the process up), ref'd while listening (it is the primary's
+// server), closed by close().
+class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Dispatcher",
+                       {
+                           InstanceMethod<&NativeDispatcher::Listen>("listen"),
+                           InstanceMethod<&NativeDispatcher::OpenChannel>("openChannel"),
+                           InstanceMethod<&NativeDispatcher::SetState>("setState"),
+                           InstanceMethod<&NativeDispatcher::Counters>("counters"),
+                           InstanceMethod<&NativeDispatcher::Close>("close"),
+                       });
+  }
+
+  explicit NativeDispatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDispatcher>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) {
+      throw_type_error(env, "Dispatcher: options must be an object");
+      return;
+    }
+    const Napi::Object options = info[0].As<Napi::Object>();
+    sticky::DispatcherConfig config;
+    const Napi::Value routing = options.Get("routing");
+    const std::string routing_name = routing.IsString() ? routing.As<Napi::String>().Utf8Value() : "";
+    if (routing_name != "ip" && routing_name != "header") {
+      throw_type_error(env, "Dispatcher: options.routing must be 'ip' or 'header'");
+      return;
+    }
+    config.route_by_header = routing_name == "header";
+    const Napi::Value header_lower = options.Get("headerLower");
+    const Napi::Value header = options.Get("header");
+    if (!header_lower.IsString() || !header.IsString() ||
+        header_lower.As<Napi::String>().Utf8Value().empty()) {
+      throw_type_error(env, "Dispatcher: options.header and options.headerLower must be non-empty strings");
+      return;
+    }
+    config.header_lower = header_lower.As<Napi::String>().Utf8Value();
+    config.header = header.As<Napi::String>().Utf8Value();
+    config.ignore_missing_header = options.Get("ignoreMissingHeader").ToBoolean();
+    double head_limit, head_timeout, workers, queue_limit;
+    if (!read_option_integer(options, "headLimit", 1, kMaxPeekLimit, &head_limit) ||
+        !read_option_integer(options, "headTimeout", 1, 3600000, &head_timeout) ||
+        !read_option_integer(options, "workers", 1, 1024, &workers) ||
+        !read_option_integer(options, "queueLimit", 1, 1000000, &queue_limit)) {
+      return;
+    }
+    config.head_limit = static_cast<size_t>(head_limit);
+    config.head_timeout_ms = static_cast<uint32_t>(head_timeout);
+    config.workers = static_cast<size_t>(workers);
+    config.queue_limit = static_cast<size_t>(queue_limit);
+    const uint8_t* secret;
+    size_t secret_length;
+    if (!read_bytes(options.Get("secret"), &secret, &secret_length) || secret_length != 16) {
+      throw_type_error(env, "Dispatcher: options.secret must be a Buffer of 16 bytes");
+      return;
+    }
+    std::memcpy(config.secret, secret, 16);
+    dispatcher_.reset(new sticky::Dispatcher(config));
+    if (dispatcher_->open_error() != 0) {
+      throw_system_error(env, "Dispatcher: cannot create its event set", dispatcher_->open_error());
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "Dispatcher: no event loop").ThrowAsJavaScriptException();
+      return;
+    }
+    auto* poll = new uv_poll_t;
+    const int poll_error = uv_poll_init(loop, poll, dispatcher_->event_fd());
+    if (poll_error != 0) {
+      delete poll;  // uv_poll_init registers nothing when it fails
+      throw_system_error(env, "Dispatcher: cannot poll its event set", -poll_error);
+      return;
+    }
+    poll->data = this;
+    poll_ = poll;
+    uv_poll_start(poll_, UV_READABLE, OnReadable);
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    napi_add_env_cleanup_hook(env, OnEnvTeardown, this);
+    cleanup_hook_ = true;
+  }
+
+  ~NativeDispatcher() override { Shutdown(); }
+
+ private:
+  bool Usable(Napi::Env env, const char* method) {
+    if (dispatcher_ && !dispatcher_->closed()) return true;
+    Napi::Error::New(env, std::string("Dispatcher.") + method + ": the dispatcher is closed")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+
+  bool ReadIndex(const Napi::CallbackInfo& info, const char* method, size_t* index) {
+    int value;
+    if (!read_whole_number(info[0], 0, 1023, &value)) {
+      throw_type_error(info.Env(), std::string("Dispatcher.") + method + ": index must be a worker index");
+      return false;
+    }
+    *index = static_cast<size_t>(value);
+    return true;
+  }
+
+  // listen(host: IP literal, port) -> { address, family, port }
+  Napi::Value Listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env, "listen")) return Napi::Value();
+    int port;
+    if (!info[0].IsString() || !read_whole_number(info[1], 0, 65535, &port)) {
+      throw_type_error(env, "Dispatcher.listen: (host: an IP address, port: 0..65535)");
+      return Napi::Value();
+    }
+    const std::string host = info[0].As<Napi::String>().Utf8Value();
+    sticky::BoundAddress bound;
+    const int error = dispatcher_->listen(host, port, &bound);
+    if (error != 0) {
+      // As Node's own listen errors: "listen EADDRINUSE: address already in use 127.0.0.1:80".
+      const int uv_error = uv_translate_sys_error(error);
+      Napi::Error exception = Napi::Error::New(
+          env, std::string("listen ") + uv_err_name(uv_error) + ": " + uv_strerror(uv_error) + " " + host + ":" +
+                   std::to_string(port));
+      exception.Set("code", uv_err_name(uv_error));
+      exception.Set("errno", static_cast<double>(uv_error));
+      exception.Set("syscall", "listen");
+      exception.Set("address", host);
+      exception.Set("port", static_cast<double>(port));
+      exception.ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    // Listening: like a net.Server, this keeps the process (and itself) up until close().
+    uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    self_ = Napi::Persistent(info.This().As<Napi::Object>());
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("address", bound.address);
+    result.Set("family", bound.ipv6 ? "IPv6" : "IPv4");
+    result.Set("port", static_cast<double>(bound.port));
+    return result;
+  }
+
+  Napi::Value OpenChannel(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    size_t index;
+    if (!Usable(env, "openChannel") || !ReadIndex(info, "openChannel", &index)) return Napi::Value();
+    int worker_end;
+    const int error = dispatcher_->open_channel(index, &worker_end);
+    if (error != 0) {
+      throw_system_error(env, "Dispatcher.openChannel", error);
+      return Napi::Value();
+    }
+    return Napi::Number::New(env, worker_end);
+  }
+
+  void SetState(const Napi::CallbackInfo& info) {
+    size_t index;
+    if (!ReadIndex(info, "setState", &index)) return;
+    if (dispatcher_) dispatcher_->set_state(index, info[1].ToBoolean(), info[2].ToBoolean());
+  }
+
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    Napi::Array routed = Napi::Array::New(env);
+    Napi::Object rejected = Napi::Object::New(env);
+    static const char* const kReasons[sticky::kRejectionCount] = {
+        "missing-header", "invalid-header", "head-too-large", "head-timeout", "closed-early", "queue-full"};
+    if (dispatcher_) {
+      const std::vector<uint64_t>& counts = dispatcher_->routed();
+      for (size_t i = 0; i < counts.size(); ++i) routed.Set(static_cast<uint32_t>(i), static_cast<double>(counts[i]));
+    }
+    for (size_t i = 0; i < sticky::kRejectionCount; ++i) {
+      rejected.Set(kReasons[i], dispatcher_ ? static_cast<double>(dispatcher_->rejected()[i]) : 0.0);
+    }
+    result.Set("routed", routed);
+    result.Set("rejected", rejected);
+    result.Set("pending", dispatcher_ ? static_cast<double>(dispatcher_->pending()) : 0.0);
+    return result;
+  }
+
+  void Close(const Napi::CallbackInfo&) { Shutdown(); }
+
+  // Idempotent. Counters stay readable afterwards.
+  void Shutdown() {
+    if (poll_ != nullptr) {
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+               [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+      poll_ = nullptr;
+    }
+    // After uv_close: libuv must stop polling a descriptor before it is closed.
+    if (dispatcher_) dispatcher_->close();
+    if (cleanup_hook_) {
+      napi_remove_env_cleanup_hook(Env(), OnEnvTeardown, this);
+      cleanup_hook_ = false;
+    }
+    self_.Reset();
+  }
+
+  static void OnEnvTeardown(void* self) {
+    auto* dispatcher = static_cast<NativeDispatcher*>(self);
+    dispatcher->cleanup_hook_ = false;
+    dispatcher->Shutdown();
+  }
+
+  // No JavaScript runs here: the whole wake-up is C++.
+  static void OnReadable(uv_poll_t* poll, int, int) {
+    auto* self = static_cast<NativeDispatcher*>(poll->data);
+    if (self != nullptr) self->dispatcher_->on_ready();
+  }
+
+  std::unique_ptr<sticky::Dispatcher> dispatcher_;
+  uv_poll_t* poll_ = nullptr;  // freed by its close callback
+  Napi::ObjectReference self_;  // held while listening
+  bool cleanup_hook_ = false;
+};
+
+// new ChannelReceiver(fd, onSockets): calls onSockets(fds) once per wake-up
+// with every descriptor received; closes itself when the primary is gone.
+// Ref'd, as a listening server is, until then or close().
+class NativeChannelReceiver : public Napi::ObjectWrap<NativeChannelReceiver> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ChannelReceiver", {InstanceMethod<&NativeChannelReceiver::Close>("close")});
+  }
+
+  explicit NativeChannelReceiver(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<NativeChannelReceiver>(info), async_context_(info.Env(), "sticky:ChannelReceiver") {
+    Napi::Env env = info.Env();
+    int fd;
+    if (!read_whole_number(info[0], 0, std::numeric_limits<int>::max(), &fd) || !info[1].IsFunction()) {
+      throw_type_error(env, "ChannelReceiver: (fd: a descriptor, onSockets: function)");
+      return;
+    }
+    receiver_.reset(new sticky::ChannelReceiver(fd));
+    if (receiver_->open_error() != 0) {
+      throw_system_error(env, "ChannelReceiver: cannot use its descriptor", receiver_->open_error());
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "ChannelReceiver: no event loop").ThrowAsJavaScriptException();
+      return;
+    }
+    auto* poll = new uv_poll_t;
+    const int poll_error = uv_poll_init(loop, poll, fd);
+    if (poll_error != 0) {
+      delete poll;
+      throw_system_error(env, "ChannelReceiver: cannot poll its descriptor", -poll_error);
+      return;
+    }
+    poll->data = this;
+    poll_ = poll;
+    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, OnReadable);
+    on_sockets_ = Napi::Persistent(info[1].As<Napi::Function>());
+    // Held while polling, so the receiver lives as long as its channel.
+    self_ = Napi::Persistent(info.This().As<Napi::Object>());
+    napi_add_env_cleanup_hook(env, OnEnvTeardown, this);
+    cleanup_hook_ = true;
+  }
+
+  ~NativeChannelReceiver() override { Shutdown(); }
+
+ private:
+  // What the primary sent before this worker stopped taking connections is
+  // still in the channel: it is delivered now, then the channel closes.
+  void Close(const Napi::CallbackInfo& info) {
+    std::vector<int> fds;
+    for (int round = 0; round < kCloseRounds && receiver_ && !receiver_->closed(); ++round) {
+      const size_t before = fds.size();
+      if (!receiver_->receive(&fds) || fds.size() == before) break;
+    }
+    if (!fds.empty() && !on_sockets_.IsEmpty()) {
+      Napi::Array array = Napi::Array::New(info.Env(), fds.size());
+      for (size_t i = 0; i < fds.size(); ++i) array.Set(static_cast<uint32_t>(i), fds[i]);
+      on_sockets_.Call(Value(), {array});
+    }
+    Shutdown();
+  }
+
+  static constexpr int kCloseRounds = 64;
+
+  void Shutdown() {
+    if (poll_ != nullptr) {
+      poll_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+               [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+      poll_ = nullptr;
+    }
+    if (receiver_) receiver_->close();
+    if (cleanup_hook_) {
+      napi_remove_env_cleanup_hook(Env(), OnEnvTeardown, this);
+      cleanup_hook_ = false;
+    }
+    on_sockets_.Reset();
+    self_.Reset();
+  }
+
+  static void OnEnvTeardown(void* self) {
+    auto* receiver = static_cast<NativeChannelReceiver*>(self);
+    receiver->cleanup_hook_ = false;
+    receiver->Shutdown();
+  }
+
+  static void OnReadable(uv_poll_t* poll, int, int) {
+    auto* self = static_cast<NativeChannelReceiver*>(poll->data);
+    if (self == nullptr) return;
+    std::vector<int> fds;
+    const bool open = self->receiver_->receive(&fds);
+    if (!fds.empty()) self->Deliver(fds);
+    // Descriptors first: whatever the primary sent before leaving is served.
+    if (!open) self->Shutdown();
+  }
+
+  void Deliver(const std::vector<int>& fds) {
+    Napi::Env env = Env();
+    if (on_sockets_.IsEmpty()) {
+      for (int fd : fds) ::close(fd);
+      return;
+    }
+    Napi::HandleScope scope(env);
+    Napi::Array array = Napi::Array::New(env, fds.size());
+    for (size_t i = 0; i < fds.size(); ++i) array.Set(static_cast<uint32_t>(i), fds[i]);
+    const napi_value args[] = {array};
+    // MakeCallback: ticks and microtasks run after each batch, as after any I/O callback.
+    on_sockets_.MakeCallback(Value(), 1, args, async_context_);
+    if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+  }
+
+  std::unique_ptr<sticky::ChannelReceiver> receiver_;
+  uv_poll_t* poll_ = nullptr;  // freed by its close callback
+  Napi::FunctionReference on_sockets_;
+  Napi::ObjectReference self_;
+  Napi::AsyncContext async_context_;
+  bool cleanup_hook_ = false;
+};
+
+#endif  // STICKY_HAVE_CHANNEL
+// ---- end of native channel ----------------------------------------------------
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("hash64", Napi::Function::New<hash64>(env, "hash64"));
   exports.Set("parseAddress", Napi::Function::New<parse_address>(env, "parseAddress"));
   exports.Set("scanHead", Napi::Function::New<scan_head>(env, "scanHead"));
 #ifdef STICKY_HAVE_PEEKER
   exports.Set("HeadPeeker", HeadPeeker::Define(env));
+#endif
+  exports.Set("pickForTest", Napi::Function::New<pick_for_test>(env, "pickForTest"));
+#ifdef STICKY_HAVE_CHANNEL
+  exports.Set("Dispatcher", NativeDispatcher::Define(env));
+  exports.Set("ChannelReceiver", NativeChannelReceiver::Define(env));
 #endif
   return exports;
 }

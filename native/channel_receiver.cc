@@ -1,0 +1,69 @@
+#include "channel_receiver.h"
+
+#ifdef STICKY_HAVE_CHANNEL
+
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sticky {
+
+namespace {
+
+// Room for a batch header and, in a later format, one record per descriptor.
+constexpr size_t kPayloadRoom = sizeof(ChannelBatchHeader) + 64 * kMaxFdsPerMessage;
+
+}  // namespace
+
+ChannelReceiver::ChannelReceiver(int fd) : fd_(fd) {
+  const int flags = fcntl(fd_, F_GETFL);
+  if (flags < 0 || fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0 ||
+      fcntl(fd_, F_SETFD, FD_CLOEXEC) != 0) {
+    open_error_ = errno;
+  }
+}
+
+ChannelReceiver::~ChannelReceiver() { close(); }
+
+bool ChannelReceiver::receive(std::vector<int>* fds) {
+  char payload[kPayloadRoom];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
+  for (int i = 0; i < kMessagesPerReceive && !closed(); ++i) {
+    iovec into{payload, sizeof payload};
+    msghdr message{};
+    message.msg_iov = &into;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t got = recvmsg(fd_, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    // The primary sends no empty message: zero bytes is its end of file.
+    if (got == 0) return false;
+    for (cmsghdr* part = CMSG_FIRSTHDR(&message); part != nullptr; part = CMSG_NXTHDR(&message, part)) {
+      if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS) continue;
+      const size_t count = (part->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t k = 0; k < count; ++k) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(part) + k * sizeof(int), sizeof fd);
+        fds->push_back(fd);
+      }
+    }
+  }
+  return true;
+}
+
+void ChannelReceiver::close() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace sticky
+
+#endif  // STICKY_HAVE_CHANNEL

@@ -1,0 +1,183 @@
+// The primary's native data path (transport 'channel'): accepts on its own
+// listening socket, routes each connection by client address or forwarded
+// header, and passes the descriptors to their workers in batches over private
+// SOCK_SEQPACKET channels (SCM_RIGHTS). No JavaScript runs per connection.
+// Plain C++: the N-API glue in binding.cc drives on_ready() from one uv_poll_t
+// on event_fd(). Linux only (epoll, timerfd, accept4).
+#ifndef STICKY_DISPATCHER_H
+#define STICKY_DISPATCHER_H
+
+#ifdef __linux__
+#define STICKY_HAVE_CHANNEL 1
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sticky {
+
+// What route_worker answers when the connection must wait for a worker.
+constexpr int kWaitForWorker = -1;
+
+// src/pick.ts `pick` followed by the rule of IpcTransport.handOff: a client
+// whose own worker is down but still starting waits for it; otherwise it goes
+// to its own worker if live, else to a live worker chosen by the hash's high
+// half. kWaitForWorker when no worker is live. `live` and `starting` hold
+// `workers` (> 0) entries.
+int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t workers);
+
+}  // namespace sticky
+
+#ifdef STICKY_HAVE_CHANNEL
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "peeker.h"
+
+namespace sticky {
+
+// The order of DispatcherCounters.rejected in src/primitives.ts.
+enum class Rejection { MissingHeader, InvalidHeader, HeadTooLarge, HeadTimeout, ClosedEarly, QueueFull };
+constexpr size_t kRejectionCount = 6;
+
+struct DispatcherConfig {
+  bool route_by_header = false;
+  std::string header_lower;
+  std::string header;  // as the user wrote it, for the text of a 400
+  bool ignore_missing_header = false;
+  size_t head_limit = 16384;
+  uint32_t head_timeout_ms = 10000;
+  size_t workers = 1;
+  size_t queue_limit = 4096;
+  uint8_t secret[16] = {};
+};
+
+struct BoundAddress {
+  std::string address;  // numeric text, as Node's server.address() gives it
+  bool ipv6 = false;
+  int port = 0;
+};
+
+// One message on a channel: a fixed header, then (in a later format) one
+// record per descriptor. The receiver reads the descriptors from SCM_RIGHTS
+// and may ignore the payload it does not know.
+struct ChannelBatchHeader {
+  uint32_t version;  // kChannelFormat
+  uint32_t count;    // descriptors carried in SCM_RIGHTS
+};
+constexpr uint32_t kChannelFormat = 1;
+// SCM_MAX_FD in the kernel: more descriptors in one message fail with EINVAL.
+constexpr size_t kMaxFdsPerMessage = 253;
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(const DispatcherConfig& config);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // errno from creating the event set, timer or peeker; 0 when usable.
+  int open_error() const { return open_error_; }
+  // One epoll set holding everything: readable whenever on_ready has work.
+  int event_fd() const { return epoll_fd_; }
+  bool listening() const { return listen_fd_ >= 0; }
+  bool closed() const { return epoll_fd_ < 0; }
+
+  // Binds a numeric IPv4 or IPv6 host ("::" is dual-stack) and listens.
+  // Returns 0 or an errno (EINVAL for a host that is not an address literal).
+  int listen(const std::string& host, int port, BoundAddress* bound);
+  // Opens a new channel to worker `index` and stores the worker's end
+  // (close-on-exec) in `worker_end`. 0 or an errno. While the index's worker
+  // is live the new channel is a replacement's: it waits, and takes over the
+  // index at the next set_state(index, live) (the replacement is ready),
+  // unless the replacement died by then. Otherwise it takes over at once.
+  int open_channel(size_t index, int* worker_end);
+  void set_state(size_t index, bool live, bool starting);
+  // One wake-up: accepts, peeks, sweeps head timeouts, then flushes every
+  // worker's batch. Never blocks; each part is bounded.
+  void on_ready();
+  // Idempotent: closes the listening socket, every channel's primary end and
+  // every connection not yet handed over.
+  void close();
+
+  const std::vector<uint64_t>& routed() const { return routed_; }
+  const uint64_t* rejected() const { return rejected_; }
+  // Accepted and not yet handed over: peeking, waiting for a worker, or queued.
+  size_t pending() const;
+
+ private:
+  struct Queued {
+    int fd;
+    uint64_t hash;
+  };
+  struct Channel {
+    int fd = -1;           // the primary's end
+    bool blocked = false;  // full: waiting for EPOLLOUT
+    std::deque<Queued> queue;
+    int replacement_fd = -1;  // a starting replacement's channel, not yet sent to
+  };
+  struct Watched {
+    int fd;
+    uint32_t serial;
+    int64_t deadline_ms;
+  };
+
+  static void OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t* address);
+
+  void accept_batch();
+  void peeked(int fd, PeekOutcome outcome, const uint8_t* address);
+  void route_by_peer(int fd);
+  void dispatch(int fd, uint64_t hash);
+  void enqueue(size_t index, int fd, uint64_t hash);
+  void flush_all();
+  // False when the channel was lost while sending.
+  bool flush(size_t index);
+  void channel_lost(size_t index);
+  // The replacement is ready: its channel takes the index (and its queue);
+  // the old worker reads what it was sent, then its end of file.
+  void promote_replacement(size_t index);
+  void drop_replacement(size_t index);
+  void close_channel(Channel& channel);
+  // Routes again the connections queued for worker `index`, which no longer takes them.
+  void reroute_queue(size_t index);
+  // Routes again the connections waiting for any worker.
+  void rebalance();
+  // A worker takes connections when JS says it is live and its channel is open.
+  void refresh_live();
+  void reject(int fd, Rejection reason, int status, const std::string& message);
+  void drop(int fd, Rejection reason);
+  void sweep_timeouts();
+  void pause_accepting();
+  void update_timer();
+  void watch_channel(size_t index, bool for_writing);
+
+  DispatcherConfig config_;
+  int epoll_fd_ = -1;
+  int timer_fd_ = -1;
+  int listen_fd_ = -1;
+  int open_error_ = 0;
+  bool accept_paused_ = false;  // out of descriptors: retried on the next sweep
+  bool timer_armed_ = false;
+  std::optional<Peeker> peeker_;
+  std::vector<Channel> channels_;
+  std::vector<uint8_t> live_;                 // as JS last said
+  std::unique_ptr<bool[]> effective_live_;     // live_ and a channel open
+  std::unique_ptr<bool[]> starting_;
+  std::deque<Queued> waiting_;  // no worker to take them yet
+  // Header mode: sockets being peeked at, oldest first, for the head timeout.
+  std::deque<Watched> deadlines_;
+  std::vector<uint32_t> watch_serial_;  // by fd; 0 when not watched
+  uint32_t next_serial_ = 1;
+  size_t watched_ = 0;
+  std::vector<uint64_t> routed_;
+  uint64_t rejected_[kRejectionCount] = {};
+};
+
+}  // namespace sticky
+
+#endif  // STICKY_HAVE_CHANNEL
+#endif  // STICKY_DISPATCHER_H
