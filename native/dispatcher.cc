@@ -321,8 +321,8 @@ void Dispatcher::accept_batch() {
     watch_serial_[fd] = serial;
     deadlines_.push_back({fd, serial, now_ms() + config_.head_timeout_ms});
     ++watched_;
+    update_timer();
   }
-  update_timer();
 }
 
 void Dispatcher::OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t* address) {
