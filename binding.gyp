@@ -22,7 +22,9 @@
       "conditions": [
         # Windows has no epoll or kqueue: the addon there has the primitives
         # but no HeadPeeker, and the header router reads the first chunk instead.
-        ["OS=='win'", { "sources!": ["native/peeker.cc", "native/channel_receiver.cc"] }]
+        ["OS=='win'", { "sources!": ["native/peeker.cc", "native/channel_receiver.cc"] }],
+        # Kernel steering needs SO_ATTACH_REUSEPORT_CBPF (Linux 4.5+).
+        ["OS=='linux'", { "sources": ["native/steering.cc"] }]
       ]
     }
   ]

@@ -50,9 +50,16 @@ export interface Steering {
   /**
    * Binds `count` listening sockets to host:port (port 0: one free port for all)
    * in one group, steered by a hash keyed with the 16-byte `key`. Member i
-   * takes the connections of the addresses that hash to i.
+   * takes the connections of the addresses that hash to i. `host` is an IP
+   * literal, '' (every address: `::` dual-stack, or 0.0.0.0 without IPv6) or
+   * 'localhost' (127.0.0.1); `address` and `family` say what was bound.
    */
-  createGroup(host: string, port: number, count: number, key: Buffer): { fds: number[]; port: number };
+  createGroup(
+    host: string,
+    port: number,
+    count: number,
+    key: Buffer,
+  ): { fds: number[]; port: number; address: string; family: 'IPv4' | 'IPv6' };
 }
 
 /** Routing and back-pressure settings of the native dispatcher. */
