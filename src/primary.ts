@@ -5,8 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { primitives } from './binding';
 import { normalizeOptions, type BalancerConfig, type BalancerOptions } from './options';
 import type { RejectReason } from './routing/index';
-import type { Transport } from './transport/index';
+import { ChannelTransport } from './transport/channel';
+import { chooseTransport } from './transport/choose';
+import type { Transport, WorkerView } from './transport/index';
 import { IpcTransport } from './transport/ipc';
+import { KernelTransport } from './transport/kernel';
 import { WorkerPool } from './worker-pool';
 
 export interface WorkerStats {
@@ -53,7 +56,7 @@ export class Balancer extends EventEmitter {
       forked: (index, handoff) => this.transport.forked(index, handoff),
       stateChanged: (index, exited) => this.transport.stateChanged(index, exited),
     });
-    this.transport = new IpcTransport(this.config, this.pool, server);
+    this.transport = createTransport(this.config, this.pool, server);
     this.pool.on('online', (...args: unknown[]) => this.emit('online', ...args));
     this.pool.on('exit', (...args: unknown[]) => this.emit('exit', ...args));
     this.pool.on('respawn', (...args: unknown[]) => this.emit('respawn', ...args));
@@ -118,5 +121,18 @@ export class Balancer extends EventEmitter {
     if (this.started) return;
     this.started = true;
     this.pool.start();
+  }
+}
+
+/** The transport chooseTransport() names; a Master (`server`) always gets IPC. */
+function createTransport(config: BalancerConfig, workers: WorkerView, server: net.Server | undefined): Transport {
+  const name = chooseTransport(config, server !== undefined);
+  switch (name) {
+    case 'ipc':
+      return new IpcTransport(config, workers, server);
+    case 'kernel':
+      return new KernelTransport(config);
+    case 'channel':
+      return new ChannelTransport(config, workers);
   }
 }
