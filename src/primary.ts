@@ -55,6 +55,7 @@ export class Balancer extends EventEmitter {
       handoffFor: (index) => this.transport.handoffFor(index),
       forked: (index, handoff) => this.transport.forked(index, handoff),
       stateChanged: (index, exited) => this.transport.stateChanged(index, exited),
+      delivered: (worker) => this.transport.delivered(worker),
     });
     this.transport = createTransport(this.config, this.pool, server);
     this.pool.on('online', (...args: unknown[]) => this.emit('online', ...args));
@@ -69,6 +70,7 @@ export class Balancer extends EventEmitter {
   /** Binds, starts the workers, and resolves once each is ready (or has died). */
   async listen(port: number, host?: string): Promise<AddressInfo> {
     const address = await this.transport.bind(port, host);
+    if (this.config.signals) this.handleSignals();
     this.startWorkers();
     await this.pool.settled();
     this.emit('listening', address);
@@ -99,6 +101,7 @@ export class Balancer extends EventEmitter {
 
   /** Stops accepting, lets the workers finish their connections (up to `shutdownTimeout`), resolves when all are gone. */
   close(): Promise<void> {
+    this.stopHandlingSignals();
     this.closed ??= Promise.all([this.transport.close(), this.pool.close(this.config.shutdownTimeout)]).then(() => {});
     return this.closed;
   }
@@ -115,6 +118,27 @@ export class Balancer extends EventEmitter {
   /** The worker at `index` now, if any. */
   worker(index: number): Worker | null {
     return this.pool.worker(index);
+  }
+
+  private readonly onStopSignal = () => {
+    void this.close().then(() => process.exit(0));
+  };
+
+  private readonly onRestartSignal = () => {
+    void this.restart();
+  };
+
+  private handleSignals(): void {
+    // once: a second SIGTERM/SIGINT finds no listener and kills at once.
+    process.once('SIGTERM', this.onStopSignal);
+    process.once('SIGINT', this.onStopSignal);
+    process.on('SIGHUP', this.onRestartSignal);
+  }
+
+  private stopHandlingSignals(): void {
+    process.off('SIGTERM', this.onStopSignal);
+    process.off('SIGINT', this.onStopSignal);
+    process.off('SIGHUP', this.onRestartSignal);
   }
 
   private startWorkers(): void {
