@@ -54,8 +54,8 @@ uint64_t event_data(Source source, size_t index = 0) {
 // the listening socket is level-triggered and wakes us again.
 constexpr size_t kAcceptBatch = 256;
 constexpr int kEventBatch = 32;
-// The primary's send buffer on each channel. A message costs about 760 bytes
-// of it whatever its descriptor count, so this holds ~43 messages: a worker
+// The primary's send buffer on each channel (the kernel doubles it). A message
+// costs about 760 bytes of it whatever its descriptor count, so this holds ~86 messages: a worker
 // that stops reading soon shows as a full channel (and its clients queue in
 // the primary under queueLimit) instead of hiding hundreds of connections in
 // the kernel, while under load each message carries a whole wake-up's batch.
