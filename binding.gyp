@@ -8,6 +8,7 @@
         "native/siphash.cc",
         "native/address.cc",
         "native/http_head.cc",
+        "native/proxy_header.cc",
         "native/dispatcher.cc",
         "native/channel_receiver.cc"
       ],

@@ -16,6 +16,7 @@
 #include "address.h"
 #include "http_head.h"
 #include "peeker.h"
+#include "proxy_header.h"
 #include "siphash.h"
 #include "dispatcher.h"  // native channel: route_worker everywhere, the rest Linux only
 #include "channel_receiver.h"
@@ -111,6 +112,41 @@ Napi::Value scan_head(const Napi::CallbackInfo& info) {
   result.Set("address", scan.status == sticky::HeadStatus::Found
                             ? Napi::Value(Napi::Buffer<uint8_t>::Copy(env, scan.address, 16))
                             : env.Null());
+  return result;
+}
+
+const char* proxy_status_name(sticky::ProxyStatus status) {
+  switch (status) {
+    case sticky::ProxyStatus::NeedMore: return "need-more";
+    case sticky::ProxyStatus::Found: return "found";
+    case sticky::ProxyStatus::Local: return "local";
+    case sticky::ProxyStatus::NotProxy: return "not-proxy";
+    case sticky::ProxyStatus::Malformed: return "malformed";
+  }
+  return "malformed";
+}
+
+Napi::Value scan_proxy_header(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* bytes;
+  size_t length;
+  if (!read_bytes(info[0], &bytes, &length)) {
+    throw_type_error(env, "scanProxyHeader: buf must be a Buffer");
+    return Napi::Value();
+  }
+  const sticky::ProxyScan scan = sticky::scan_proxy_header(bytes, length);
+  const bool found = scan.status == sticky::ProxyStatus::Found;
+  const auto address = [&](const uint8_t* canonical) {
+    return found ? Napi::Value(Napi::Buffer<uint8_t>::Copy(env, canonical, 16)) : env.Null();
+  };
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("status", proxy_status_name(scan.status));
+  result.Set("headerLength", Napi::Number::New(env, static_cast<double>(scan.header_length)));
+  result.Set("source", address(scan.source));
+  result.Set("sourcePort", Napi::Number::New(env, scan.source_port));
+  result.Set("destination", address(scan.destination));
+  result.Set("destinationPort", Napi::Number::New(env, scan.destination_port));
+  result.Set("family", Napi::Number::New(env, scan.family));
   return result;
 }
 
@@ -773,6 +809,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("hash64", Napi::Function::New<hash64>(env, "hash64"));
   exports.Set("parseAddress", Napi::Function::New<parse_address>(env, "parseAddress"));
   exports.Set("scanHead", Napi::Function::New<scan_head>(env, "scanHead"));
+  exports.Set("scanProxyHeader", Napi::Function::New<scan_proxy_header>(env, "scanProxyHeader"));
 #ifdef STICKY_HAVE_PEEKER
   exports.Set("HeadPeeker", HeadPeeker::Define(env));
 #endif

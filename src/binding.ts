@@ -10,6 +10,7 @@ interface Addon {
   hash64: Primitives['hash64'];
   parseAddress: Primitives['parseAddress'];
   scanHead: Primitives['scanHead'];
+  scanProxyHeader: Primitives['scanProxyHeader'];
   HeadPeeker?: HeadPeekerClass; // absent where the platform cannot peek (Windows)
   steering?: Steering; // Linux only
   Dispatcher?: DispatcherClass; // absent where the platform cannot peek (Windows)
@@ -37,6 +38,7 @@ export function loadNative(): Primitives {
     hash64: addon.hash64,
     parseAddress: addon.parseAddress,
     scanHead: addon.scanHead,
+    scanProxyHeader: addon.scanProxyHeader,
     HeadPeeker: addon.HeadPeeker ?? null,
     steering: addon.steering ?? null,
     Dispatcher: addon.Dispatcher ?? null,

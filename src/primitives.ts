@@ -9,6 +9,21 @@ export interface HeadScan {
   address: Buffer | null;
 }
 
+export type ProxyStatus = 'need-more' | 'found' | 'local' | 'not-proxy' | 'malformed';
+
+export interface ProxyScan {
+  status: ProxyStatus;
+  /** 'found' and 'local': the header's byte count; 0 otherwise. */
+  headerLength: number;
+  /** 'found' only: canonical 16-byte addresses (IPv4 as ::ffff:a.b.c.d), ports in host order. */
+  source: Buffer | null;
+  sourcePort: number;
+  destination: Buffer | null;
+  destinationPort: number;
+  /** 'found': 4 or 6, as the header declares; 0 otherwise. */
+  family: 0 | 4 | 6;
+}
+
 export type PeekOutcome = Exclude<HeadStatus, 'need-more'> | 'closed' | 'error';
 
 export interface HeadPeeker {
@@ -34,6 +49,8 @@ export interface Primitives {
   /** The canonical 16-byte address, or null if `text` is not an address. */
   parseAddress(text: string): Buffer | null;
   scanHead(head: Buffer, headerLower: string, limit: number): HeadScan;
+  /** A PROXY protocol v1/v2 header in the bytes seen so far. */
+  scanProxyHeader(buf: Buffer): ProxyScan;
   /** Null in the fallback, which reads the first chunk instead of peeking. */
   HeadPeeker: HeadPeekerClass | null;
   /** Null where the kernel cannot steer (and in the fallback). */

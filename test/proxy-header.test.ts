@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../src/binding';
 import { PROXY_V1_MAX_LENGTH, PROXY_V2_MAX_LENGTH, scanProxyHeader } from '../src/fallback/proxy-header';
-import type { ProxyScan } from '../src/fallback/proxy-header';
+import type { ProxyScan } from '../src/primitives';
 
 interface ProxyVector {
   name: string;

@@ -6,6 +6,7 @@
 import type { Primitives } from '../primitives';
 import { parseAddress } from './address';
 import { scanHead } from './http-head';
+import { scanProxyHeader } from './proxy-header';
 import { hash64 } from './siphash';
 
 export const fallback: Primitives = {
@@ -13,6 +14,7 @@ export const fallback: Primitives = {
   hash64,
   parseAddress,
   scanHead,
+  scanProxyHeader,
   HeadPeeker: null,
   steering: null,
   Dispatcher: null,

@@ -4,22 +4,8 @@
 // decisive byte ends the scan, so an answer other than 'need-more' never
 // changes when more bytes arrive.
 
+import type { ProxyScan, ProxyStatus } from '../primitives';
 import { parseAddressBytes } from './address';
-
-export type ProxyStatus = 'need-more' | 'found' | 'local' | 'not-proxy' | 'malformed';
-
-export interface ProxyScan {
-  status: ProxyStatus;
-  /** 'found' and 'local': the header's byte count; 0 otherwise. */
-  headerLength: number;
-  /** 'found' only: canonical 16-byte addresses (IPv4 as ::ffff:a.b.c.d), ports in host order. */
-  source: Buffer | null;
-  sourcePort: number;
-  destination: Buffer | null;
-  destinationPort: number;
-  /** 'found': 4 or 6, as the header declares; 0 otherwise. */
-  family: 0 | 4 | 6;
-}
 
 /** v1: the longest line the spec allows, CRLF included. */
 export const PROXY_V1_MAX_LENGTH = 107;
