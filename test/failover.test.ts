@@ -47,11 +47,16 @@ function fmt(hits: Hit[], limit = 10): string {
   return hits.slice(0, limit).map((h) => `${h.addr} ok=${h.ok} w=${h.w} pid=${h.pid} err=${h.err}`).join('\n');
 }
 
+// Failover where the primary routes: while a worker is down its clients move
+// to live ones. Kernel steering queues them for the respawn instead (covered
+// in kernel.test.ts), so under transport 'auto' this file runs over the channel.
+const TRANSPORT = process.env.STICKY_TRANSPORT || (process.env.STICKY_NATIVE === 'fallback' ? 'ipc' : 'channel');
+
 describe('failover (ip routing, 4 workers)', () => {
   it('SIGKILL of one worker under load: only its addresses move, briefly; they return after the respawn', async () => {
     // A visible dead window: the killed worker is respawned after 1.5 s.
     const fx: Fixture = await startFixture(FIXTURE, {
-      env: { PORT: String(await freePort()), RESPAWN_MIN: '1500', RESPAWN_MAX: '3000' },
+      env: { FIXTURE_TRANSPORT: TRANSPORT, PORT: String(await freePort()), RESPAWN_MIN: '1500', RESPAWN_MAX: '3000' },
     });
     try {
       const addrs = sourceAddresses(120);
@@ -153,7 +158,8 @@ describe('failover (ip routing, 4 workers)', () => {
 
   it('connections in flight when a worker is SIGKILLed are answered or closed, never left hanging; no fd leaks in the primary', async () => {
     const fx = await startFixture(FIXTURE, {
-      env: { PORT: String(await freePort()), RESPAWN_MIN: '100', RESPAWN_MAX: '200' },
+      env: {
+        FIXTURE_TRANSPORT: TRANSPORT, PORT: String(await freePort()), RESPAWN_MIN: '100', RESPAWN_MAX: '200' },
     });
     try {
       const addrs = sourceAddresses(120);
@@ -212,6 +218,7 @@ describe('failover (ip routing, 4 workers)', () => {
     const MAX = 600;
     const fx = await startFixture(FIXTURE, {
       env: {
+        FIXTURE_TRANSPORT: TRANSPORT,
         PORT: String(await freePort()),
         CRASH_DIR: dir,
         CRASH_INDEX: '1',
