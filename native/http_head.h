@@ -18,8 +18,9 @@ struct HeadScan {
 };
 
 // `buf` is every byte received so far; `header_lower` is the header name in
-// lowercase. The bytes are read once, left to right, and never past `len`;
-// the first decisive byte ends the scan.
+// lowercase. The answer is that of a left-to-right reading where the first
+// decisive byte ends the scan; bytes are never read past `len` (a block of
+// them may be read ahead of that decision, to find line ends).
 HeadScan scan_head(const uint8_t* buf, size_t len, const char* header_lower, size_t header_len,
                    size_t limit);
 

@@ -21,9 +21,10 @@ for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = TOKEN[c + 0x20] = 1;
 for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
 
-function isCtl(c: number): boolean {
-  return c < 0x20 || c === 0x7f;
-}
+// Bytes that end a request target: CTLs, SP and DEL (bytes >= 0x80 are allowed).
+const TARGET_END = new Uint8Array(256);
+for (let c = 0; c <= 0x20; c++) TARGET_END[c] = 1;
+TARGET_END[0x7f] = 1;
 
 function isOws(c: number): boolean {
   return c === SP || c === HTAB;
@@ -31,6 +32,14 @@ function isOws(c: number): boolean {
 
 function toLower(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+}
+
+// Whether head[start, start + name.length) equals name, ASCII letters compared without case.
+function sameName(head: Buffer, start: number, name: Buffer): boolean {
+  for (let k = 0; k < name.length; k++) {
+    if (toLower(head[start + k]) !== toLower(name[k])) return false;
+  }
+  return true;
 }
 
 function result(status: HeadStatus): HeadScan {
@@ -76,11 +85,10 @@ export function scanHead(head: Buffer, headerLower: string, limit: number): Head
     if (!TOKEN[head[i]] || methodLength === MAX_METHOD_LENGTH) return notHttp();
   }
   i++;
-  for (let targetLength = 0; ; i++, targetLength++) {
-    if (i === len) return outOfBytes();
-    if (head[i] === SP && targetLength > 0) break;
-    if (isCtl(head[i]) || head[i] === SP) return notHttp();
-  }
+  const targetStart = i;
+  while (i < len && !TARGET_END[head[i]]) i++;
+  if (i === len) return outOfBytes();
+  if (head[i] !== SP || i === targetStart) return notHttp();
   i++;
   const version = 'HTTP/#.#'; // '#' is any digit
   for (let k = 0; k < version.length; k++, i++) {
@@ -105,16 +113,13 @@ export function scanHead(head: Buffer, headerLower: string, limit: number): Head
     if (i === len) return outOfBytes();
     if (head[i] === LF) return result('missing');
 
-    // Name: one or more token characters, then ':'. Compared while read.
-    let matches = true;
-    let nameLength = 0;
-    for (; ; i++, nameLength++) {
-      if (i === len) return outOfBytes();
-      if (head[i] === COLON && nameLength > 0) break;
-      if (!TOKEN[head[i]]) return notHttp();
-      matches = matches && nameLength < header.length && toLower(head[i]) === toLower(header[nameLength]);
-    }
-    matches = matches && nameLength === header.length;
+    // Name: one or more token characters, then ':'. Compared with the wanted
+    // name only when the lengths are equal.
+    const nameStart = i;
+    while (i !== len && TOKEN[head[i]]) i++;
+    if (i === len) return outOfBytes();
+    if (head[i] !== COLON || i === nameStart) return notHttp();
+    const matches = i - nameStart === header.length && sameName(head, nameStart, header);
     i++;
 
     const lineEnd = head.indexOf(LF, i);
