@@ -50,6 +50,9 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
   process.send({ sticky: 'ready' } satisfies StickyMessage);
 }
 
+/** How often a worker under kernel steering reports how many connections it accepted. */
+const ACCEPT_REPORT_MS = 200;
+
 /**
  * Kernel steering: the server listens on this worker's member of the
  * primary's SO_REUSEPORT group, so Node's own accept path runs and
@@ -63,11 +66,27 @@ function listenOnMember(server: net.Server, fd: number, connections: Connections
       socket.once(syncEvent, () => socket.resume());
     });
   }
-  server.on('connection', (socket: net.Socket) => connections.add(socket));
+  // The primary never sees these connections: it learns the count from here.
+  let accepted = 0;
+  let reported = 0;
+  const report = () => {
+    if (accepted === reported || !process.connected) return;
+    reported = accepted;
+    process.send!({ sticky: 'accepted', total: accepted } satisfies StickyMessage);
+  };
+  const reporter = setInterval(report, ACCEPT_REPORT_MS).unref();
+  server.on('connection', (socket: net.Socket) => {
+    accepted++;
+    connections.add(socket);
+  });
   // A net.Socket wraps the inherited descriptor; listen() on an object with a
   // TCP handle listens in this worker without asking the primary.
   server.listen(new net.Socket({ fd, readable: false, writable: false }));
-  return () => server.close();
+  return () => {
+    server.close();
+    clearInterval(reporter);
+    report();
+  };
 }
 
 /** Native channel: descriptors arrive in batches from the primary's dispatcher. */

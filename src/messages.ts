@@ -2,7 +2,9 @@
 export type StickyMessage =
   | { sticky: 'ready' }
   | { sticky: 'connection'; head?: string }
-  | { sticky: 'close' };
+  | { sticky: 'close' }
+  /** Kernel steering: how many connections this worker has accepted so far. */
+  | { sticky: 'accepted'; total: number };
 
 export function isStickyMessage(message: unknown): message is StickyMessage {
   return typeof message === 'object' && message !== null && typeof (message as { sticky?: unknown }).sticky === 'string';

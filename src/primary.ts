@@ -155,7 +155,7 @@ function createTransport(config: BalancerConfig, workers: WorkerView, server: ne
     case 'ipc':
       return new IpcTransport(config, workers, server);
     case 'kernel':
-      return new KernelTransport(config);
+      return new KernelTransport(config, workers);
     case 'channel':
       return new ChannelTransport(config, workers);
   }

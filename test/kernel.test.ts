@@ -24,7 +24,8 @@ const PER_ADDRESS = 5;
 const PRIMARY_CPU_BOUND_MS = 50;
 
 const steering = primitives.steering;
-const runs = steering?.available() === true && process.env.STICKY_NATIVE !== 'fallback';
+// The file pins its transports, so it runs once: in the native project.
+const runs = steering?.available() === true && process.env.STICKY_NATIVE !== 'fallback' && !process.env.STICKY_TRANSPORT;
 
 const started: Fixture[] = [];
 async function start(env: Record<string, string>): Promise<Fixture> {

@@ -133,8 +133,16 @@ describe('createBalancer (typed API)', () => {
   it('stats(): per-worker connection counters add up to the requests made', async () => {
     const fx = await start({ FIXTURE_WORKERS: '3' });
     try {
-      // The harness's readiness probe is a connection too: count from a snapshot.
-      const s0 = await stats(fx);
+      // The harness's readiness probe is a connection too: count from a
+      // snapshot, taken once the counts are still (kernel steering reports
+      // them from the workers a few times a second).
+      let s0 = await stats(fx);
+      for (let tries = 0; tries < 10; tries++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const again = await stats(fx);
+        if (again.routed === s0.routed) break;
+        s0 = again;
+      }
       expect(s0.workers.length).toBe(3);
       expect(s0.core).toBe(process.env.STICKY_NATIVE === 'fallback' ? 'fallback' : 'native');
       const addrs = sourceAddresses(25);
@@ -145,7 +153,13 @@ describe('createBalancer (typed API)', () => {
         for (const i of infos) perIndex[Number(i.index)]++;
         made += infos.length;
       }
-      const s1 = await stats(fx);
+      // Under kernel steering the workers report their counts a few times a
+      // second: wait (bounded) for the reports to catch up.
+      let s1 = await stats(fx);
+      for (let tries = 0; tries < 20 && s1.routed - s0.routed < made; tries++) {
+        await new Promise((r) => setTimeout(r, 100));
+        s1 = await stats(fx);
+      }
       const delta = s1.workers.map((w: Ev, i: number) => w.connections - s0.workers[i].connections);
       expect(delta).toEqual(perIndex);
       expect(delta.reduce((a: number, b: number) => a + b, 0)).toBe(made);

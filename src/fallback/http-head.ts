@@ -123,7 +123,7 @@ export function scanHead(head: Buffer, headerLower: string, limit: number): Head
     i++;
 
     const lineEnd = head.indexOf(LF, i);
-    if (lineEnd < 0) return outOfBytes();
+    if (lineEnd < 0 || lineEnd >= len) return outOfBytes();
     if (matches) {
       const valueEnd = lineEnd > i && head[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
       return decideValue(head, i, valueEnd);

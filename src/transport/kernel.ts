@@ -4,14 +4,17 @@ import * as fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
-import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff } from './index';
+import type { Worker } from 'node:cluster';
+import { isStickyMessage } from '../messages';
+import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
 
 /**
  * Kernel steering (Linux, ip routing): one listening socket per worker in an
  * SO_REUSEPORT group whose classic BPF program hashes each SYN's source
  * address to a member. Each worker listens on its own member with Node's
- * accept path, so the primary does no work per connection and its counters
- * stay at zero: the kernel routes.
+ * accept path, so the primary does no work per connection; the per-worker
+ * counts come from the workers, which report their accept totals a few times
+ * a second.
  *
  * The primary keeps its copy of every member for its whole life, so the group
  * never changes and the program's indexes stay valid: a dead worker's clients
@@ -24,8 +27,17 @@ export class KernelTransport implements Transport {
   private fds: number[] = [];
   private bound: AddressInfo | null = null;
   private closed = false;
+  /** Connections each index's workers have reported accepting, summed over respawns. */
+  private readonly accepted: number[];
+  /** The last total each worker process reported. */
+  private readonly reported = new WeakMap<Worker, number>();
 
-  constructor(private readonly config: BalancerConfig) {}
+  constructor(
+    private readonly config: BalancerConfig,
+    private readonly workers: WorkerView,
+  ) {
+    this.accepted = new Array<number>(config.workers).fill(0);
+  }
 
   async bind(port: number, host: string | undefined): Promise<AddressInfo> {
     const { steering } = primitives;
@@ -53,8 +65,17 @@ export class KernelTransport implements Transport {
   /** The primary keeps its copy: the member must outlive every worker that uses it. */
   forked(): void {}
 
-  /** The kernel steers by the fixed group: nothing changes when a worker comes or goes. */
-  stateChanged(): void {}
+  /** The kernel steers by the fixed group: nothing changes when a worker comes or goes, but its reports are read. */
+  stateChanged(index: number): void {
+    const worker = this.workers.worker(index);
+    if (!worker || this.reported.has(worker)) return;
+    this.reported.set(worker, 0);
+    worker.on('message', (message: unknown) => {
+      if (!isStickyMessage(message) || message.sticky !== 'accepted') return;
+      this.accepted[index] += message.total - (this.reported.get(worker) ?? 0);
+      this.reported.set(worker, message.total);
+    });
+  }
 
   /** The kernel queues nothing in the primary: whatever it steered waits in the member's backlog. */
   delivered(): Promise<void> {
@@ -62,7 +83,7 @@ export class KernelTransport implements Transport {
   }
 
   counters(): TransportCounters {
-    return { routed: new Array<number>(this.config.workers).fill(0), rejected: emptyRejections(), pending: 0 };
+    return { routed: [...this.accepted], rejected: emptyRejections(), pending: 0 };
   }
 
   /**
