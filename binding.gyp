@@ -7,6 +7,7 @@
         "native/peeker.cc",
         "native/siphash.cc",
         "native/address.cc",
+        "native/cidr.cc",
         "native/http_head.cc",
         "native/proxy_header.cc",
         "native/dispatcher.cc",

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "address.h"
+#include "cidr.h"
 #include "http_head.h"
 #include "peeker.h"
 #include "proxy_header.h"
@@ -417,6 +418,27 @@ Napi::Object define_steering(Napi::Env env) {
 
 // pickForTest(hash: bigint, live: boolean[], starting: boolean[]) -> index | 'wait'
 // Checks sticky::route_worker against test/vectors/pick.json.
+// (list: string[], address: Buffer of 16) -> whether a range of `list`
+// holds `address`, or null if an entry is not a range: test/vectors/cidr.json.
+Napi::Value cidr_contains_for_test(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* address = nullptr;
+  size_t address_length = 0;
+  if (!info[0].IsArray() || !read_bytes(info[1], &address, &address_length) || address_length != 16) {
+    throw_type_error(env, "cidrContainsForTest: (list: string[], address: 16-byte Buffer)");
+    return Napi::Value();
+  }
+  const Napi::Array list = info[0].As<Napi::Array>();
+  sticky::CidrSet set;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const Napi::Value entry = list.Get(i);
+    if (!entry.IsString()) return env.Null();
+    const std::string text = entry.As<Napi::String>().Utf8Value();
+    if (!sticky::add_cidr(set, text.data(), text.size())) return env.Null();
+  }
+  return Napi::Boolean::New(env, sticky::contains(set, address));
+}
+
 Napi::Value pick_for_test(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool lossless = false;
@@ -817,6 +839,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("steering", define_steering(env));
 #endif
   exports.Set("pickForTest", Napi::Function::New<pick_for_test>(env, "pickForTest"));
+  exports.Set("cidrContainsForTest", Napi::Function::New<cidr_contains_for_test>(env, "cidrContainsForTest"));
 #ifdef STICKY_HAVE_CHANNEL
   exports.Set("Dispatcher", NativeDispatcher::Define(env));
   exports.Set("ChannelReceiver", NativeChannelReceiver::Define(env));
