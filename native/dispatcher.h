@@ -19,11 +19,11 @@ namespace sticky {
 // What route_worker answers when the connection must wait for a worker.
 constexpr int kWaitForWorker = -1;
 
-// src/pick.ts `pick` followed by the rule of IpcTransport.handOff: a client
-// whose own worker is down but still starting waits for it; otherwise it goes
-// to its own worker if live, else to a live worker chosen by the hash's high
-// half. kWaitForWorker when no worker is live. `live` and `starting` hold
-// `workers` (> 0) entries.
+// src/pick.ts `routeWorker`, rendezvous hashing: each worker scores the hash,
+// the client's own worker is the highest of all, and it goes to the
+// highest-scoring live worker, except that a client whose own worker is down
+// but still starting waits for it. kWaitForWorker when no worker is live.
+// `live` and `starting` hold `workers` (> 0) entries.
 int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t workers);
 
 }  // namespace sticky

@@ -1,23 +1,77 @@
-/** The worker a client belongs to when every worker is live. */
+// Rendezvous (highest random weight) hashing: every worker gets a score from
+// the client's hash and its index, and the client belongs to the worker with
+// the highest score. A worker's score does not depend on the others, so when
+// one is down only its clients move (each to its own second-highest, which
+// spreads them evenly), and they come back when it is live again.
+// native/dispatcher.cc `route_worker` is the C++ twin: same scores, same answers
+// (test/vectors/pick.json).
+
+/** Odd, so index * INDEX_STEP differs for every index below 2^32. */
+const INDEX_STEP = 0x9e3779b9;
+
+/**
+ * Worker `index`'s score for a client whose 64-bit hash has the halves
+ * `high` and `low`: lowbias32((low XOR index * 0x9e3779b9) + high), mod 2^32.
+ * The inputs differ for different indices and lowbias32 is a bijection, so a
+ * client's scores never tie.
+ */
+export function workerScore(high: number, low: number, index: number): number {
+  let x = (low ^ Math.imul(index, INDEX_STEP)) + high;
+  // lowbias32 (Chris Wellons' integer hash prospector): full avalanche, 2 multiplies.
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+const highHalf = (hash: bigint): number => Number(hash >> 32n);
+const lowHalf = (hash: bigint): number => Number(BigInt.asUintN(32, hash));
+
+/** The worker a client belongs to when every worker is live: the highest score of all. */
 export function ownWorker(hash: bigint, workers: number): number {
-  return Number(hash % BigInt(workers));
+  const high = highHalf(hash);
+  const low = lowHalf(hash);
+  let own = 0;
+  let ownScore = -1;
+  for (let index = 0; index < workers; index++) {
+    const score = workerScore(high, low, index);
+    if (score > ownScore) {
+      own = index;
+      ownScore = score;
+    }
+  }
+  return own;
+}
+
+/** The highest-scoring live worker for a client's hash; -1 when no worker is live. */
+export function pick(hash: bigint, live: readonly boolean[]): number {
+  return routeWorker(hash, live, null);
 }
 
 /**
- * Maps a client's 64-bit hash to a worker index. A client whose own worker
- * is live always gets it; while it is down the client goes to a live worker
- * chosen by the hash's other half, so only a dead worker's clients move, and
- * they come back when it is live again. Returns -1 when no worker is live.
+ * `pick` plus the starting rule: a client whose own worker is down but still
+ * starting for the first time waits for it (-1) rather than move and come
+ * back a moment later. -1 also when no worker is live.
  */
-export function pick(hash: bigint, live: readonly boolean[]): number {
-  const own = ownWorker(hash, live.length);
-  if (live[own]) return own;
-  let liveCount = 0;
-  for (const isLive of live) if (isLive) liveCount++;
-  if (liveCount === 0) return -1;
-  let nth = Number((hash >> 32n) % BigInt(liveCount));
+export function routeWorker(hash: bigint, live: readonly boolean[], starting: readonly boolean[] | null): number {
+  const high = highHalf(hash);
+  const low = lowHalf(hash);
+  let own = 0;
+  let ownScore = -1;
+  let best = -1;
+  let bestScore = -1;
   for (let index = 0; index < live.length; index++) {
-    if (live[index] && nth-- === 0) return index;
+    const score = workerScore(high, low, index);
+    if (score > ownScore) {
+      own = index;
+      ownScore = score;
+    }
+    if (live[index] && score > bestScore) {
+      best = index;
+      bestScore = score;
+    }
   }
-  return -1;
+  return starting && !live[own] && starting[own] ? -1 : best;
 }

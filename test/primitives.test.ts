@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../src/binding';
 import { fallback } from '../src/fallback';
+import { ownWorker, workerScore } from '../src/pick';
 import type { HeadScan, Primitives } from '../src/primitives';
 
 const vectorsDir = path.join(__dirname, 'vectors');
@@ -174,21 +175,34 @@ describe.runIf(native !== null)('native and fallback agree', () => {
   });
 });
 
-// hash % n for every n in 2..64 without bigint division: the hashes are kept
-// as uint32 halves, and (hi * 2^32 + lo) mod n = ((hi mod n)(2^32 mod n) + lo mod n) mod n.
-function worstSpread(hi: Uint32Array, lo: Uint32Array): { ratio: number; workers: number } {
+// The client's worker among n is the highest of its first n scores (a
+// worker's score does not depend on n), so one pass of 64 scores per address
+// gives its worker for every n in 2..64: a running maximum. The first
+// addresses are checked against ownWorker itself, so this is the real pick.
+function worstSpread(hi: Uint32Array, lo: Uint32Array, hashes: bigint[]): { ratio: number; workers: number } {
+  const counts = Array.from({ length: 65 }, (_, n) => new Uint32Array(n));
+  for (let i = 0; i < hi.length; i++) {
+    let best = 0;
+    let bestScore = workerScore(hi[i], lo[i], 0);
+    for (let n = 2; n <= 64; n++) {
+      const score = workerScore(hi[i], lo[i], n - 1);
+      if (score > bestScore) {
+        best = n - 1;
+        bestScore = score;
+      }
+      counts[n][best]++;
+      if (i < hashes.length && best !== ownWorker(hashes[i], n)) throw new Error(`running maximum differs from ownWorker at ${i}, ${n} workers`);
+    }
+  }
   let worst = { ratio: 0, workers: 0 };
   for (let n = 2; n <= 64; n++) {
-    const counts = new Uint32Array(n);
-    const high = 4294967296 % n;
-    for (let i = 0; i < hi.length; i++) counts[((hi[i] % n) * high + (lo[i] % n)) % n]++;
-    const ratio = Math.max(...counts) / (hi.length / n);
+    const ratio = Math.max(...counts[n]) / (hi.length / n);
     if (ratio > worst.ratio) worst = { ratio, workers: n };
   }
   return worst;
 }
 
-describe(`spread of ${primary.kind} hash64 over 2..64 workers`, () => {
+describe(`spread of ${primary.kind} hash64 and rendezvous pick over 2..64 workers`, () => {
   const random = prng(0xc0ffee);
   const key = Buffer.alloc(16);
   for (let i = 0; i < 16; i++) key[i] = int(random, 256);
@@ -262,7 +276,7 @@ describe('10,000 random IPv6 clients over 8 workers: seed fork hash vs ours', ()
   const ours = (text: string) => {
     const address = primary.parseAddress(text);
     if (!address) throw new Error(`not an address: ${text}`);
-    return Number(primary.hash64(key, address) % BigInt(workers));
+    return ownWorker(primary.hash64(key, address), workers);
   };
   const seedFork = (text: string) => seedForkHash(text, seed) % workers;
 

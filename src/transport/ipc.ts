@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { StickyMessage } from '../messages';
 import type { BalancerConfig } from '../options';
-import { ownWorker, pick } from '../pick';
+import { routeWorker } from '../pick';
 import { HeaderRouting } from '../routing/header';
 import type { Decision, RoutingKey } from '../routing/index';
 import { IpRouting } from '../routing/ip';
@@ -119,9 +119,7 @@ export class IpcTransport implements Transport {
 
   private handOff(connection: Pending): void {
     if (this.closed) return void connection.socket.destroy();
-    const { live, starting } = this.workers;
-    const own = ownWorker(connection.hash, live.length);
-    const index = !live[own] && starting[own] ? -1 : pick(connection.hash, live);
+    const index = routeWorker(connection.hash, this.workers.live, this.workers.starting);
     const worker = index < 0 ? null : this.workers.worker(index);
     if (!worker) {
       if (this.pending.length < this.config.queueLimit) return void this.pending.push(connection);
