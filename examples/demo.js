@@ -3,6 +3,9 @@
 //
 //   PORT=3000 npm start     then open http://127.0.0.1:3000/ in a few tabs
 //
+// Every STATS_INTERVAL_MS (default 5000) and on SIGUSR2 the primary prints the
+// balancer's stats on one line.
+//
 // The primary runs the balancer (one worker per core, routing by client IP);
 // each worker runs an ordinary http server with Socket.IO attached and hands it
 // to serve(). The page shows which worker the browser talks to. Every request
@@ -27,12 +30,26 @@ if (cluster.isPrimary) {
     console.log(`worker ${index} (pid ${worker.process.pid}) exited: ${signal || code}`);
   });
   balancer.on('error', (err) => console.error(`balancer error: ${err && err.message}`));
+  // One compact line: connections routed per worker, workers live, respawns,
+  // connections turned away and connections waiting for a worker.
+  const printStats = () => {
+    const stats = balancer.stats();
+    const routed = stats.workers.map((w) => w.connections).join('/');
+    const live = stats.workers.filter((w) => w.live).length;
+    const respawns = stats.workers.reduce((sum, w) => sum + w.respawns, 0);
+    const rejected = Object.values(stats.rejected).reduce((sum, n) => sum + n, 0);
+    console.log(
+      `stats routed=${routed} live=${live}/${stats.workers.length} respawns=${respawns} rejected=${rejected} pending=${stats.pending}`,
+    );
+  };
   balancer
     .listen(PORT, HOST)
     .then((address) => {
       const n = online.size;
       console.log(`sticky-native demo: http://${HOST}:${address.port}/ (${n} workers, ${sticky.core} routing core)`);
       console.log(`listening ${address.port}`);
+      setInterval(printStats, Number(process.env.STATS_INTERVAL_MS || 5000)).unref();
+      process.on('SIGUSR2', printStats);
     })
     .catch((err) => {
       console.error(`could not listen on ${HOST}:${PORT}: ${err && err.message}`);

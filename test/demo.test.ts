@@ -1,5 +1,5 @@
 // `npm start` (examples/demo.js): the page, the Socket.IO client script and a
-// polling Socket.IO round trip, on the defaults plus PORT.
+// polling Socket.IO round trip, on the defaults plus PORT; the stats line.
 import * as os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
@@ -12,7 +12,7 @@ afterAll(async () => {
 describe('examples/demo.js', () => {
   it('serves the page and the client script, and answers a polling Socket.IO round trip', async () => {
     const port = await freePort();
-    const fx = await startFixture('examples/demo.js', { env: { PORT: String(port) }, timeoutMs: 20_000 });
+    const fx = await startFixture('examples/demo.js', { env: { PORT: String(port), STATS_INTERVAL_MS: '500' }, timeoutMs: 20_000 });
     try {
       expect(fx.port).toBe(port);
       const core = process.env.STICKY_NATIVE === 'fallback' ? 'fallback' : 'native';
@@ -61,6 +61,30 @@ describe('examples/demo.js', () => {
       } finally {
         socket.disconnect();
       }
+
+      // The stats line, on demand: 3 requests above went through the balancer at least.
+      const seen = fx.stdout.length;
+      process.kill(fx.pid, 'SIGUSR2');
+      for (let i = 0; i < 50 && !fx.stdout.slice(seen).some((l) => l.startsWith('stats ')); i++) await new Promise((r) => setTimeout(r, 100));
+      const line = fx.stdout.slice(seen).find((l) => l.startsWith('stats ')) ?? '(no stats line after SIGUSR2)';
+      const m = /^stats routed=([\d/]+) live=(\d+)\/(\d+) respawns=(\d+) rejected=(\d+) pending=(\d+)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      const routed = m![1].split('/').map(Number);
+      expect(routed.length).toBe(workers);
+      expect(Number(m![2])).toBe(workers);
+      expect(Number(m![3])).toBe(workers);
+      expect(Number(m![4])).toBe(0);
+      // The periodic line (every 500 ms here) counts this test's connections
+      // (6 above, at least); under kernel steering the workers report them a
+      // few times a second, so wait for one that has them. Bounded.
+      const deadline = Date.now() + 5000;
+      let counted = 0;
+      for (let i = 0; i < 50 && counted < 6 && Date.now() < deadline; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const last = fx.stdout.filter((l) => l.startsWith('stats ')).pop() ?? '';
+        counted = (/routed=([\d/]+)/.exec(last)?.[1] ?? '0').split('/').map(Number).reduce((a, b) => a + b, 0);
+      }
+      expect(counted).toBeGreaterThanOrEqual(6);
     } finally {
       await fx.stop();
     }
