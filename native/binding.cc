@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "address.h"
 #include "cidr.h"
@@ -83,6 +84,56 @@ const char* status_name(sticky::HeadStatus status) {
   return "invalid";
 }
 
+// Reads { format?: 'list' | 'forwarded', pick?: 'leftmost' | 'rightmost-untrusted',
+// trusted?: string[] } (undefined: every default) into `rules` and `trusted`.
+// Throws a TypeError naming `what` and returns false on anything else.
+bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what,
+                     sticky::HeadRules* rules, sticky::CidrSet* trusted) {
+  *rules = sticky::HeadRules{};
+  if (value.IsUndefined()) return true;
+  const std::string prefix = std::string(what) + ": rules.";
+  if (!value.IsObject()) {
+    throw_type_error(env, std::string(what) + ": rules must be an object");
+    return false;
+  }
+  const Napi::Object object = value.As<Napi::Object>();
+  const Napi::Value format = object.Get("format");
+  const std::string format_name = format.IsString() ? format.As<Napi::String>().Utf8Value() : "";
+  if (format_name == "forwarded") {
+    rules->format = sticky::HeaderFormat::Forwarded;
+  } else if (!format.IsUndefined() && format_name != "list") {
+    throw_type_error(env, prefix + "format must be 'list' or 'forwarded'");
+    return false;
+  }
+  const Napi::Value pick = object.Get("pick");
+  const std::string pick_name = pick.IsString() ? pick.As<Napi::String>().Utf8Value() : "";
+  if (pick_name == "rightmost-untrusted") {
+    rules->pick = sticky::AddressPick::RightmostUntrusted;
+  } else if (!pick.IsUndefined() && pick_name != "leftmost") {
+    throw_type_error(env, prefix + "pick must be 'leftmost' or 'rightmost-untrusted'");
+    return false;
+  }
+  const Napi::Value list = object.Get("trusted");
+  if (!list.IsUndefined()) {
+    if (!list.IsArray()) {
+      throw_type_error(env, prefix + "trusted must be an array of CIDR strings");
+      return false;
+    }
+    const Napi::Array entries = list.As<Napi::Array>();
+    for (uint32_t i = 0; i < entries.Length(); ++i) {
+      const Napi::Value entry = entries.Get(i);
+      const std::string text = entry.IsString() ? entry.As<Napi::String>().Utf8Value() : "";
+      if (!entry.IsString() || !sticky::add_cidr(*trusted, text.data(), text.size())) {
+        throw_type_error(env, prefix + "trusted[" + std::to_string(i) + "] is not an address or CIDR range");
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// scanHead(head, headerLower, limit, rules?): the trust list is parsed on
+// every call, which suits tests and the fallback reader, not a hot path.
 Napi::Value scan_head(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint8_t* head;
@@ -106,8 +157,12 @@ Napi::Value scan_head(const Napi::CallbackInfo& info) {
   const size_t size_limit = whole_limit >= 9007199254740992.0
                                 ? std::numeric_limits<size_t>::max()
                                 : static_cast<size_t>(whole_limit);
+  sticky::HeadRules rules;
+  sticky::CidrSet trusted;
+  if (!read_head_rules(env, info[3], "scanHead", &rules, &trusted)) return Napi::Value();
+  rules.trusted = &trusted;
   const sticky::HeadScan scan =
-      sticky::scan_head(head, head_length, header.data(), header.size(), size_limit);
+      sticky::scan_head(head, head_length, header.data(), header.size(), size_limit, rules);
   Napi::Object result = Napi::Object::New(env);
   result.Set("status", status_name(scan.status));
   result.Set("address", scan.status == sticky::HeadStatus::Found
@@ -189,7 +244,7 @@ bool read_fd(const Napi::CallbackInfo& info, const char* method, int* fd) {
   return true;
 }
 
-// new HeadPeeker(headerLower, limit, onResult): a sticky::Peeker whose event
+// new HeadPeeker(headerLower, limit, onResult, rules?): a sticky::Peeker whose event
 // queue is watched by one unref'd uv_poll_t, so it never keeps the process up.
 class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
  public:
@@ -218,7 +273,11 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
       throw_type_error(env, "HeadPeeker: onResult must be a function");
       return;
     }
-    peeker_.emplace(info[0].As<Napi::String>().Utf8Value(), static_cast<size_t>(limit));
+    sticky::HeadRules rules;
+    sticky::CidrSet trusted;
+    if (!read_head_rules(env, info[3], "HeadPeeker", &rules, &trusted)) return;
+    peeker_.emplace(info[0].As<Napi::String>().Utf8Value(), static_cast<size_t>(limit), rules.format,
+                    rules.pick, std::move(trusted));
     if (peeker_->open_error() != 0) {
       throw_system_error(env, "HeadPeeker: cannot create its event queue", peeker_->open_error());
       return;
@@ -529,6 +588,10 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     config.header_lower = header_lower.As<Napi::String>().Utf8Value();
     config.header = header.As<Napi::String>().Utf8Value();
     config.ignore_missing_header = options.Get("ignoreMissingHeader").ToBoolean();
+    sticky::HeadRules rules;
+    if (!read_head_rules(env, options.Get("headRules"), "Dispatcher", &rules, &config.trusted_proxies)) return;
+    config.header_format = rules.format;
+    config.address_pick = rules.pick;
     double head_limit, head_timeout, workers, queue_limit;
     if (!read_option_integer(options, "headLimit", 1, kMaxPeekLimit, &head_limit) ||
         !read_option_integer(options, "headTimeout", 1, 3600000, &head_timeout) ||

@@ -146,7 +146,8 @@ Dispatcher::Dispatcher(const DispatcherConfig& config)
     return;
   }
   if (config_.route_by_header) {
-    peeker_.emplace(config_.header_lower, config_.head_limit);
+    peeker_.emplace(config_.header_lower, config_.head_limit, config_.header_format,
+                    config_.address_pick, config_.trusted_proxies);
     event.data.u64 = event_data(kPeeker);
     if (peeker_->open_error() != 0) {
       open_error_ = peeker_->open_error();

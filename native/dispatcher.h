@@ -49,6 +49,9 @@ struct DispatcherConfig {
   std::string header_lower;
   std::string header;  // as the user wrote it, for the text of a 400
   bool ignore_missing_header = false;
+  HeaderFormat header_format = HeaderFormat::List;
+  AddressPick address_pick = AddressPick::Leftmost;
+  CidrSet trusted_proxies;  // for AddressPick::RightmostUntrusted
   size_t head_limit = 16384;
   uint32_t head_timeout_ms = 10000;
   size_t workers = 1;

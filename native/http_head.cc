@@ -199,24 +199,194 @@ bool same_name(const uint8_t* name, const char* header_lower, size_t len) {
   return true;
 }
 
-// Leftmost element of a header value: OWS trimmed, cut at the first ',',
-// trimmed again. [start, end) excludes the LF and the CR before it.
-HeadScan decide_value(const uint8_t* buf, size_t start, size_t end) {
+// One element of a header value, as far as routing cares.
+enum class ElementKind { Empty, Address, NotAddress };
+
+struct Element {
+  ElementKind kind;
+  uint8_t address[16];  // meaningful only for Address
+};
+
+void read_node(const uint8_t* buf, size_t start, size_t end, Element* out) {
+  const bool parsed = parse_address(reinterpret_cast<const char*>(buf + start), end - start, out->address);
+  out->kind = parsed ? ElementKind::Address : ElementKind::NotAddress;
+}
+
+// A list element in [start, end), which holds no ',': OWS trimmed; empty
+// elements are legal in an RFC 9110 list and name nobody.
+void read_list_element(const uint8_t* buf, size_t start, size_t end, Element* out) {
   while (start < end && is_ows(buf[start])) ++start;
-  const void* comma = std::memchr(buf + start, ',', end - start);
-  if (comma != nullptr) end = static_cast<const uint8_t*>(comma) - buf;
   while (end > start && is_ows(buf[end - 1])) --end;
-  HeadScan scan = result(HeadStatus::Invalid);
-  if (parse_address(reinterpret_cast<const char*>(buf + start), end - start, scan.address)) {
-    scan.status = HeadStatus::Found;
+  if (start == end) {
+    out->kind = ElementKind::Empty;
+    return;
   }
+  read_node(buf, start, end, out);
+}
+
+// Index of the first ',' in [i, end) outside a quoted string (where '\'
+// escapes the next byte), or end.
+size_t skip_to_element_end(const uint8_t* buf, size_t i, size_t end) {
+  bool quoted = false;
+  for (; i < end; ++i) {
+    const uint8_t c = buf[i];
+    if (quoted && c == '\\') {
+      if (++i == end) break;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      break;
+    }
+  }
+  return i;
+}
+
+// An element whose syntax broke at i: it names nobody, and ends at the next
+// ',' outside a quoted string.
+size_t malformed_forwarded_element(const uint8_t* buf, size_t i, size_t end, Element* out) {
+  out->kind = ElementKind::NotAddress;
+  return skip_to_element_end(buf, i, end);
+}
+
+bool ends_forwarded_token(uint8_t c) { return c == ';' || c == ',' || c == '"' || is_ows(c); }
+
+// An RFC 7239 forwarded-element starting at i: ';'-separated name=value pairs,
+// a value a token or a quoted string. Its node is the value of its one for=
+// pair; an element without one, with two, or with bad syntax is NotAddress.
+// Returns the index of the ',' that ends it, or end.
+size_t read_forwarded_element(const uint8_t* buf, size_t i, size_t end, Element* out) {
+  bool any_pair = false;
+  bool has_node = false;
+  bool node_escaped = false;
+  size_t node_start = 0;
+  size_t node_end = 0;
+  for (;;) {
+    while (i < end && is_ows(buf[i])) ++i;
+    if (i == end || buf[i] == ',') break;
+    any_pair = true;
+    if (buf[i] == ';') {
+      ++i;
+      continue;
+    }
+    const size_t name_start = i;
+    while (i < end && kBytes.token[buf[i]]) ++i;
+    const bool is_for = i - name_start == 3 && kBytes.lower[buf[name_start]] == 'f' &&
+                        kBytes.lower[buf[name_start + 1]] == 'o' && kBytes.lower[buf[name_start + 2]] == 'r';
+    if (i == name_start || i == end || buf[i] != '=') return malformed_forwarded_element(buf, i, end, out);
+    ++i;
+    size_t value_start = i;
+    size_t value_end;
+    bool escaped = false;
+    if (i < end && buf[i] == '"') {
+      value_start = ++i;
+      while (i < end && buf[i] != '"') {
+        if (buf[i] == '\\') {
+          escaped = true;
+          if (++i == end) break;
+        }
+        ++i;
+      }
+      if (i == end) return malformed_forwarded_element(buf, i, end, out);
+      value_end = i++;
+    } else {
+      while (i < end && !ends_forwarded_token(buf[i])) ++i;
+      value_end = i;
+      if (value_end == value_start) return malformed_forwarded_element(buf, i, end, out);
+    }
+    while (i < end && is_ows(buf[i])) ++i;
+    if (i < end && buf[i] != ';' && buf[i] != ',') return malformed_forwarded_element(buf, i, end, out);
+    if (is_for) {
+      // RFC 7239 section 4: a parameter occurs at most once per element.
+      if (has_node) return malformed_forwarded_element(buf, i, end, out);
+      has_node = true;
+      node_escaped = escaped;
+      node_start = value_start;
+      node_end = value_end;
+    }
+  }
+  if (!any_pair) {
+    out->kind = ElementKind::Empty;
+  } else if (!has_node || node_escaped) {
+    // No address needs an escape; an escaped node is a name at best.
+    out->kind = ElementKind::NotAddress;
+  } else {
+    read_node(buf, node_start, node_end, out);
+  }
+  return i;
+}
+
+// The leftmost element of one line's value [start, end), which excludes the
+// LF and the CR before it.
+HeadScan decide_leftmost(const uint8_t* buf, size_t start, size_t end, HeaderFormat format) {
+  Element element;
+  if (format == HeaderFormat::Forwarded) {
+    read_forwarded_element(buf, start, end, &element);
+  } else {
+    const void* comma = std::memchr(buf + start, ',', end - start);
+    read_list_element(buf, start, comma != nullptr ? static_cast<const uint8_t*>(comma) - buf : end, &element);
+  }
+  if (element.kind != ElementKind::Address) return result(HeadStatus::Invalid);
+  HeadScan scan = result(HeadStatus::Found);
+  std::memcpy(scan.address, element.address, sizeof scan.address);
   return scan;
 }
+
+// Reads the elements of every line of the header left to right and keeps
+// what a right-to-left walk over them would stop at: the last element that is
+// not a trusted address. Fixed size, whatever the number of elements.
+class RightmostUntrusted {
+ public:
+  explicit RightmostUntrusted(const CidrSet* trusted) : trusted_(trusted) {}
+
+  void add_line(const uint8_t* buf, size_t start, size_t end, HeaderFormat format) {
+    seen_line_ = true;
+    Element element;
+    for (size_t i = start;;) {
+      size_t element_end;
+      if (format == HeaderFormat::Forwarded) {
+        element_end = read_forwarded_element(buf, i, end, &element);
+      } else {
+        const void* comma = std::memchr(buf + i, ',', end - i);
+        element_end = comma != nullptr ? static_cast<size_t>(static_cast<const uint8_t*>(comma) - buf) : end;
+        read_list_element(buf, i, element_end, &element);
+      }
+      add(element);
+      if (element_end == end) break;
+      i = element_end + 1;
+    }
+  }
+
+  // At the end of the head (for the leftmost pick too: no line was added).
+  HeadScan decide() const {
+    if (!seen_line_) return result(HeadStatus::Missing);
+    if (leftmost_.kind == ElementKind::Empty) return result(HeadStatus::Invalid);  // names nobody
+    // Every address trusted: the leftmost is as far as the proxies' word goes.
+    const Element& pick = untrusted_.kind != ElementKind::Empty ? untrusted_ : leftmost_;
+    if (pick.kind != ElementKind::Address) return result(HeadStatus::Invalid);
+    HeadScan scan = result(HeadStatus::Found);
+    std::memcpy(scan.address, pick.address, sizeof scan.address);
+    return scan;
+  }
+
+ private:
+  void add(const Element& element) {
+    if (element.kind == ElementKind::Empty) return;
+    if (leftmost_.kind == ElementKind::Empty) leftmost_ = element;
+    const bool trusted = element.kind == ElementKind::Address && trusted_ != nullptr &&
+                         contains(*trusted_, element.address);
+    if (!trusted) untrusted_ = element;
+  }
+
+  const CidrSet* trusted_;
+  bool seen_line_ = false;
+  Element leftmost_{ElementKind::Empty, {}};   // the first non-empty element
+  Element untrusted_{ElementKind::Empty, {}};  // the last one not trusted
+};
 
 }  // namespace
 
 HeadScan scan_head(const uint8_t* buf, size_t len, const char* header_lower, size_t header_len,
-                   size_t limit) {
+                   size_t limit, const HeadRules& rules) {
   // Bytes past the limit are never looked at: the peeker cannot see them, and
   // a reader that happened to receive more must decide the same.
   if (len > limit) len = limit;
@@ -253,6 +423,8 @@ HeadScan scan_head(const uint8_t* buf, size_t len, const char* header_lower, siz
   ++i;
 
   // Header lines, up to the empty line.
+  const bool leftmost = rules.pick == AddressPick::Leftmost;
+  RightmostUntrusted rightmost(rules.trusted);
   LineEnds line_ends(buf, len, i);
   for (;;) {
     // Name: one or more token characters, then ':'.
@@ -264,10 +436,10 @@ HeadScan scan_head(const uint8_t* buf, size_t len, const char* header_lower, siz
       if (i == name_start) {
         // No name: the empty line that ends the head, or not HTTP.
         if (i == len) return out_of_bytes;
-        if (buf[i] == '\n') return result(HeadStatus::Missing);
+        if (buf[i] == '\n') return rightmost.decide();
         if (buf[i] != '\r') return not_http;
         if (++i == len) return out_of_bytes;
-        return buf[i] == '\n' ? result(HeadStatus::Missing) : not_http;
+        return buf[i] == '\n' ? rightmost.decide() : not_http;
       }
       if (i == len) return out_of_bytes;
       if (buf[i] != ':') return not_http;
@@ -279,7 +451,8 @@ HeadScan scan_head(const uint8_t* buf, size_t len, const char* header_lower, siz
     if (line_end == len) return out_of_bytes;
     if (name_length == header_len && same_name(buf + name_start, header_lower, header_len)) {
       const size_t value_end = line_end > i && buf[line_end - 1] == '\r' ? line_end - 1 : line_end;
-      return decide_value(buf, i, value_end);
+      if (leftmost) return decide_leftmost(buf, i, value_end, rules.format);
+      rightmost.add_line(buf, i, value_end, rules.format);
     }
     i = line_end + 1;
   }

@@ -39,8 +39,13 @@ PeekOutcome outcome_of(HeadStatus status) {
 
 }  // namespace
 
-Peeker::Peeker(std::string header_lower, size_t limit)
-    : header_lower_(std::move(header_lower)), limit_(limit), buffer_(limit) {
+Peeker::Peeker(std::string header_lower, size_t limit, HeaderFormat format, AddressPick pick,
+               CidrSet trusted)
+    : header_lower_(std::move(header_lower)),
+      limit_(limit),
+      trusted_(std::move(trusted)),
+      rules_{format, pick, &trusted_},
+      buffer_(limit) {
 #ifdef __linux__
   event_fd_ = epoll_create1(EPOLL_CLOEXEC);
 #else
@@ -150,7 +155,7 @@ void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
     outcome = PeekOutcome::Closed;
   } else {
     scan = scan_head(buffer_.data(), static_cast<size_t>(peeked), header_lower_.data(),
-                     header_lower_.size(), limit_);
+                     header_lower_.size(), limit_, rules_);
     if (scan.status == HeadStatus::NeedMore) {
       // The rest of the head can only arrive on a later edge, and after the
       // peer's FIN or reset there is none: its head will never be complete.

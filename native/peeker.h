@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "cidr.h"
+#include "http_head.h"
+
 namespace sticky {
 
 enum class PeekOutcome { Found, Missing, Invalid, NotHttp, TooLarge, Closed, Error };
@@ -28,8 +31,9 @@ using PeekReport = void (*)(void* context, int fd, PeekOutcome outcome,
 
 class Peeker {
  public:
-  // Peeks at most `limit` (> 0) bytes, which scan_head also takes as its limit.
-  Peeker(std::string header_lower, size_t limit);
+  // Peeks at most `limit` (> 0) bytes, which scan_head also takes as its limit,
+  // with the header's format and pick; `trusted` serves AddressPick::RightmostUntrusted.
+  Peeker(std::string header_lower, size_t limit, HeaderFormat format, AddressPick pick, CidrSet trusted);
   ~Peeker();
   Peeker(const Peeker&) = delete;
   Peeker& operator=(const Peeker&) = delete;
@@ -70,6 +74,8 @@ class Peeker {
   int open_error_ = 0;
   std::string header_lower_;
   size_t limit_;
+  CidrSet trusted_;
+  HeadRules rules_;  // points at trusted_
   std::vector<uint8_t> buffer_;  // one peek buffer of limit_ bytes, reused
   Ready ready_[kBatch];
   size_t ready_next_ = 0;        // first entry of ready_ not yet inspected

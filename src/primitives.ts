@@ -9,6 +9,25 @@ export interface HeadScan {
   address: Buffer | null;
 }
 
+/** How a header lists addresses: comma-separated (X-Forwarded-For) or RFC 7239 `for=` elements. */
+export type HeaderFormat = 'list' | 'forwarded';
+
+/**
+ * Which element of the header's combined list is the client: the leftmost, or
+ * the rightmost that is not a trusted proxy's address (the leftmost if all are).
+ */
+export type AddressPick = 'leftmost' | 'rightmost-untrusted';
+
+/** How scanHead reads the header's value; every field has the seed's default. */
+export interface HeadRules {
+  /** Default 'list'. */
+  format?: HeaderFormat;
+  /** Default 'leftmost'. */
+  pick?: AddressPick;
+  /** Addresses or CIDR ranges of trusted proxies, for 'rightmost-untrusted'. Default none. */
+  trusted?: readonly string[];
+}
+
 export type ProxyStatus = 'need-more' | 'found' | 'local' | 'not-proxy' | 'malformed';
 
 export interface ProxyScan {
@@ -39,6 +58,7 @@ export interface HeadPeekerClass {
     headerLower: string,
     limit: number,
     onResult: (fd: number, outcome: PeekOutcome, address: Buffer | null) => void,
+    rules?: HeadRules,
   ): HeadPeeker;
 }
 
@@ -48,7 +68,7 @@ export interface Primitives {
   hash64(key: Buffer, address: Buffer): bigint;
   /** The canonical 16-byte address, or null if `text` is not an address. */
   parseAddress(text: string): Buffer | null;
-  scanHead(head: Buffer, headerLower: string, limit: number): HeadScan;
+  scanHead(head: Buffer, headerLower: string, limit: number, rules?: HeadRules): HeadScan;
   /** A PROXY protocol v1/v2 header in the bytes seen so far. */
   scanProxyHeader(buf: Buffer): ProxyScan;
   /** Null in the fallback, which reads the first chunk instead of peeking. */
@@ -86,6 +106,8 @@ export interface DispatcherOptions {
   /** The header as the user wrote it, for the text of a 400. */
   header: string;
   ignoreMissingHeader: boolean;
+  /** How the header lists addresses and which one is the client; the trust list is parsed once. */
+  headRules?: HeadRules;
   headLimit: number;
   headTimeout: number;
   workers: number;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadNative } from '../src/binding';
 import { fallback } from '../src/fallback';
 import { ownWorker, workerScore } from '../src/pick';
-import type { HeadScan, Primitives } from '../src/primitives';
+import type { AddressPick, HeaderFormat, HeadRules, HeadScan, Primitives } from '../src/primitives';
 
 const vectorsDir = path.join(__dirname, 'vectors');
 const readVectors = (file: string) => JSON.parse(readFileSync(path.join(vectorsDir, file), 'utf8'));
@@ -22,6 +22,9 @@ interface HeadVector {
   hex?: string;
   header?: string;
   limit?: number;
+  format?: HeaderFormat;
+  pick?: AddressPick;
+  trusted?: string[];
   status: string;
   address: string | null;
 }
@@ -30,12 +33,23 @@ const sipVectors: SipVector[] = readVectors('siphash.json').vectors;
 const addressVectors: AddressVector[] = readVectors('address.json').vectors;
 const headFile = readVectors('http-head.json');
 const headVectors: HeadVector[] = headFile.vectors;
-const headDefaults: { header: string; limit: number } = headFile.defaults;
+const headDefaults: { header: string; limit: number; format: HeaderFormat; pick: AddressPick; trusted: string[] } =
+  headFile.defaults;
 
 const headBytes = (v: HeadVector): Buffer =>
   v.hex !== undefined ? Buffer.from(v.hex, 'hex') : Buffer.from(v.text ?? '', 'latin1');
 const headerOf = (v: HeadVector) => v.header ?? headDefaults.header;
 const limitOf = (v: HeadVector) => v.limit ?? headDefaults.limit;
+// One rules object per vector, as a reader keeps one for all its connections.
+const vectorRules = new Map<HeadVector, HeadRules>();
+const rulesOf = (v: HeadVector): HeadRules => {
+  let rules = vectorRules.get(v);
+  if (!rules) {
+    rules = { format: v.format ?? headDefaults.format, pick: v.pick ?? headDefaults.pick, trusted: v.trusted ?? headDefaults.trusted };
+    vectorRules.set(v, rules);
+  }
+  return rules;
+};
 
 function tryLoadNative(): Primitives | null {
   try {
@@ -85,7 +99,7 @@ describe.each(implementations.map((impl) => [impl.kind, impl] as const))('%s', (
   });
 
   it.each(headVectors)('scanHead: $name', (v) => {
-    const scan = impl.scanHead(headBytes(v), headerOf(v), limitOf(v));
+    const scan = impl.scanHead(headBytes(v), headerOf(v), limitOf(v), rulesOf(v));
     expect(plain(scan)).toEqual({ status: v.status, address: v.address });
   });
 
@@ -95,7 +109,7 @@ describe.each(implementations.map((impl) => [impl.kind, impl] as const))('%s', (
       const bytes = headBytes(v);
       let decided: ReturnType<typeof plain> | null = null;
       for (let cut = 0; cut <= bytes.length; cut++) {
-        const scan = plain(impl.scanHead(bytes.subarray(0, cut), headerOf(v), limitOf(v)));
+        const scan = plain(impl.scanHead(bytes.subarray(0, cut), headerOf(v), limitOf(v), rulesOf(v)));
         if (decided) expect(scan, `${v.name} cut at ${cut}`).toEqual(decided);
         else if (!pending.has(scan.status)) decided = scan;
       }
@@ -111,8 +125,8 @@ describe.runIf(native !== null)('native and fallback agree', () => {
       const bytes = headBytes(v);
       for (let cut = 0; cut <= bytes.length; cut++) {
         const prefix = bytes.subarray(0, cut);
-        expect(plain(nat.scanHead(prefix, headerOf(v), limitOf(v))), `${v.name} cut at ${cut}`).toEqual(
-          plain(fallback.scanHead(prefix, headerOf(v), limitOf(v))),
+        expect(plain(nat.scanHead(prefix, headerOf(v), limitOf(v), rulesOf(v))), `${v.name} cut at ${cut}`).toEqual(
+          plain(fallback.scanHead(prefix, headerOf(v), limitOf(v), rulesOf(v))),
         );
       }
     }
@@ -150,6 +164,83 @@ describe.runIf(native !== null)('native and fallback agree', () => {
         bytes[int(random, bytes.length)] = int(random, 256);
       }
       compare(bytes.subarray(0, int(random, bytes.length + 1)), 8192);
+    }
+  });
+
+  // Pieces of forwarded headers, for the list and Forwarded formats under both picks:
+  // header names, and what their values are made of (a few bytes that break a line too).
+  const headerNames = ['X-Forwarded-For', 'x-forwarded-for', 'Forwarded', 'FORWARDED', 'X-Real-IP', 'Host', 'X-Pad'];
+  const valuePieces = [
+    ' ', '\t', ',', ', ', ';', '=', '"', '\\', 'for=', 'For=', 'for=', 'by=', 'proto=https', 'host="a,b"',
+    '127.0.0.1', '127.0.0.2', '::1', '[::1]:80', '"[::1]"', '10.1.2.3', '198.51.100.7', '6.6.6.6', '2001:db8::1',
+    '"[2001:db8::1]:4711"', '"192.0.2.43:47011"', '::ffff:127.0.0.1', 'unknown', '_hidden', '"_gazonk"', 'junk',
+  ];
+  const rareBytes = ['\r', '\n', '\x00', '\xff', ':'];
+  const trustLists: HeadRules['trusted'][] = [undefined, [], ['127.0.0.0/8', '::1'], ['10.0.0.0/8', '2001:db8::/32'], ['0.0.0.0/0', '::/0']];
+  const ruleSets: HeadRules[] = [];
+  for (const format of ['list', 'forwarded'] as const) {
+    for (const pick of ['leftmost', 'rightmost-untrusted'] as const) {
+      for (const trusted of trustLists) ruleSets.push({ format, pick, trusted });
+    }
+  }
+
+  it('under every header format, pick and trust list: random piece strings and mutated forwarded vectors', () => {
+    const random = prng(0xf0f0);
+    const counts = new Map<string, number>();
+    const compare = (buf: Buffer, limit: number, rules: HeadRules, header = ['x-forwarded-for', 'forwarded', 'x-real-ip'][int(random, 3)]) => {
+      const scan = plain(nat.scanHead(buf, header, limit, rules));
+      expect(scan, `${JSON.stringify(rules)} ${header} ${buf.toString('hex')}`).toEqual(
+        plain(fallback.scanHead(buf, header, limit, rules)),
+      );
+      counts.set(scan.status, (counts.get(scan.status) ?? 0) + 1);
+    };
+    for (let n = 0; n < 10000; n++) {
+      let text = 'GET / HTTP/1.1\r\n';
+      for (let lines = int(random, 5); lines > 0; lines--) {
+        text += headerNames[int(random, headerNames.length)] + ':';
+        for (let parts = int(random, 10); parts > 0; parts--) {
+          text += random() < 0.02 ? rareBytes[int(random, rareBytes.length)] : valuePieces[int(random, valuePieces.length)];
+        }
+        text += random() < 0.9 ? '\r\n' : '\n';
+      }
+      if (random() < 0.8) text += '\r\n';
+      // Some cut short, to see need-more and too-large.
+      const bytes = Buffer.from(text, 'latin1');
+      const limit = random() < 0.9 ? 8192 : int(random, bytes.length + 1);
+      compare(random() < 0.9 ? bytes : bytes.subarray(0, int(random, bytes.length + 1)), limit, ruleSets[int(random, ruleSets.length)]);
+    }
+    // Well-formed lists of addresses (mostly), so that many heads are found.
+    const addresses = ['127.0.0.1', '::1', '10.1.2.3', '198.51.100.7', '6.6.6.6', '2001:db8::1', '"[2001:db8::2]:4711"', '_hidden'];
+    for (let n = 0; n < 6000; n++) {
+      const forwarded = random() < 0.5;
+      const rules = ruleSets[int(random, ruleSets.length)];
+      let text = 'GET / HTTP/1.1\r\nHost: a\r\n';
+      for (let lines = 1 + int(random, 3); lines > 0; lines--) {
+        const elements: string[] = [];
+        for (let k = 1 + int(random, 4); k > 0; k--) {
+          const address = addresses[int(random, addresses.length)];
+          elements.push(forwarded ? `${random() < 0.2 ? 'proto=http;' : ''}for=${address}` : address.replace(/"/g, ''));
+        }
+        text += `${forwarded ? 'Forwarded' : 'X-Forwarded-For'}: ${elements.join(random() < 0.5 ? ', ' : ',')}\r\n`;
+      }
+      // Mostly the header and format that fit the text.
+      const fits = random() < 0.8;
+      compare(Buffer.from(text + '\r\n', 'latin1'), 8192, fits ? { ...rules, format: forwarded ? 'forwarded' : 'list' } : rules,
+        fits ? (forwarded ? 'forwarded' : 'x-forwarded-for') : undefined);
+    }
+    const forwardedVectors = headVectors.filter((v) => v.pick !== undefined || v.format !== undefined || v.header !== undefined);
+    for (let n = 0; n < 4000; n++) {
+      const v = forwardedVectors[int(random, forwardedVectors.length)];
+      const bytes = Buffer.from(headBytes(v));
+      for (let edits = 1 + int(random, 3); edits > 0 && bytes.length > 0; edits--) {
+        bytes[int(random, bytes.length)] = random() < 0.5 ? int(random, 256) : ' \t,;="\\:'.charCodeAt(int(random, 9));
+      }
+      compare(bytes, 8192, random() < 0.5 ? rulesOf(v) : ruleSets[int(random, ruleSets.length)]);
+    }
+    console.log(`forwarded rules: native and fallback agree on 20,000 inputs: ${JSON.stringify(Object.fromEntries(counts))}`);
+    // Every answer occurs, so the agreement is not all on one outcome.
+    for (const status of ['found', 'invalid', 'missing', 'not-http', 'need-more', 'too-large']) {
+      expect(counts.get(status) ?? 0, `${status} in ${JSON.stringify([...counts])}`).toBeGreaterThan(100);
     }
   });
 
@@ -207,19 +298,22 @@ describe(`spread of ${primary.kind} hash64 and rendezvous pick over 2..64 worker
   const key = Buffer.alloc(16);
   for (let i = 0; i < 16; i++) key[i] = int(random, 256);
   const count = 1_000_000;
+  const checked = 2_000;
 
   // Hashes `count` canonical addresses that `fill` writes into one reused buffer.
   function hashAll(fill: (address: Buffer, i: number) => void) {
     const hi = new Uint32Array(count);
     const lo = new Uint32Array(count);
+    const hashes: bigint[] = [];
     const address = Buffer.alloc(16);
     for (let i = 0; i < count; i++) {
       fill(address, i);
       const hash = primary.hash64(key, address);
+      if (i < checked) hashes.push(hash);
       hi[i] = Number(hash >> 32n);
       lo[i] = Number(hash & 0xffffffffn);
     }
-    return worstSpread(hi, lo);
+    return worstSpread(hi, lo, hashes);
   }
   const mappedV4 = (address: Buffer, v4: number) => {
     address.fill(0, 0, 10);
