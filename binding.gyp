@@ -6,6 +6,7 @@
         "native/binding.cc",
         "native/peeker.cc",
         "native/siphash.cc",
+        "native/sid.cc",
         "native/address.cc",
         "native/cidr.cc",
         "native/http_head.cc",

@@ -19,6 +19,7 @@
 #include "http_head.h"
 #include "peeker.h"
 #include "proxy_header.h"
+#include "sid.h"
 #include "siphash.h"
 #include "dispatcher.h"  // native channel: route_worker everywhere, the rest Linux only
 #include "channel_receiver.h"
@@ -168,6 +169,40 @@ Napi::Value scan_head(const Napi::CallbackInfo& info) {
   result.Set("address", scan.status == sticky::HeadStatus::Found
                             ? Napi::Value(Napi::Buffer<uint8_t>::Copy(env, scan.address, 16))
                             : env.Null());
+  return result;
+}
+
+const char* sid_status_name(sticky::SidStatus status) {
+  switch (status) {
+    case sticky::SidStatus::NeedMore: return "need-more";
+    case sticky::SidStatus::Found: return "found";
+    case sticky::SidStatus::None: return "none";
+    case sticky::SidStatus::NotHttp: return "not-http";
+    case sticky::SidStatus::TooLarge: return "too-large";
+  }
+  return "none";
+}
+
+// scanSid(head, key, workers, limit) -> { status, worker }
+Napi::Value scan_sid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* head;
+  size_t head_length;
+  const uint8_t* key;
+  size_t key_length;
+  const double workers = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : NAN;
+  const double limit = info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : NAN;
+  if (!read_bytes(info[0], &head, &head_length) || !read_bytes(info[1], &key, &key_length) ||
+      key_length != 16 || !(workers >= 0 && workers <= 65536 && workers == std::floor(workers)) ||
+      !(limit >= 0 && limit <= 4294967295.0 && limit == std::floor(limit))) {
+    throw_type_error(env, "scanSid: (head: Buffer, key: 16-byte Buffer, workers: 0..65536, limit: integer >= 0)");
+    return Napi::Value();
+  }
+  const sticky::SidScan scan = sticky::scan_sid(head, head_length, key, static_cast<size_t>(workers),
+                                                static_cast<size_t>(limit));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("status", sid_status_name(scan.status));
+  result.Set("worker", static_cast<double>(scan.worker));
   return result;
 }
 
@@ -546,6 +581,26 @@ bool read_option_integer(Napi::Object options, const char* name, double min, dou
   return true;
 }
 
+// Routing 'sid': options.sidKey (16 bytes) and options.sidFallback ('ip' or 'least-loaded').
+bool read_session_options(Napi::Object options, sticky::DispatcherConfig* config) {
+  const uint8_t* key;
+  size_t key_length;
+  if (!read_bytes(options.Get("sidKey"), &key, &key_length) || key_length != 16) {
+    throw_type_error(options.Env(), "Dispatcher: options.sidKey must be a Buffer of 16 bytes");
+    return false;
+  }
+  const Napi::Value fallback = options.Get("sidFallback");
+  const std::string fallback_name = fallback.IsString() ? fallback.As<Napi::String>().Utf8Value() : "";
+  if (fallback_name != "ip" && fallback_name != "least-loaded") {
+    throw_type_error(options.Env(), "Dispatcher: options.sidFallback must be 'ip' or 'least-loaded'");
+    return false;
+  }
+  config->route_by_session_id = true;
+  std::memcpy(config->sid_key, key, 16);
+  config->sid_least_loaded = fallback_name == "least-loaded";
+  return true;
+}
+
 // new Dispatcher(options): a sticky::Dispatcher whose epoll set is watched by
 // one uv_poll_t. Unref'd until listen() (a dispatcher that never listens must
 // not keep the process up), ref'd while listening (it is the primary's
@@ -558,6 +613,7 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
                            InstanceMethod<&NativeDispatcher::Listen>("listen"),
                            InstanceMethod<&NativeDispatcher::OpenChannel>("openChannel"),
                            InstanceMethod<&NativeDispatcher::SetState>("setState"),
+                           InstanceMethod<&NativeDispatcher::SetLoad>("setLoad"),
                            InstanceMethod<&NativeDispatcher::Counters>("counters"),
                            InstanceMethod<&NativeDispatcher::Close>("close"),
                        });
@@ -573,11 +629,12 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     sticky::DispatcherConfig config;
     const Napi::Value routing = options.Get("routing");
     const std::string routing_name = routing.IsString() ? routing.As<Napi::String>().Utf8Value() : "";
-    if (routing_name != "ip" && routing_name != "header") {
-      throw_type_error(env, "Dispatcher: options.routing must be 'ip' or 'header'");
+    if (routing_name != "ip" && routing_name != "header" && routing_name != "sid") {
+      throw_type_error(env, "Dispatcher: options.routing must be 'ip', 'header' or 'sid'");
       return;
     }
     config.route_by_header = routing_name == "header";
+    if (routing_name == "sid" && !read_session_options(options, &config)) return;
     const Napi::Value header_lower = options.Get("headerLower");
     const Napi::Value header = options.Get("header");
     if (!header_lower.IsString() || !header.IsString() ||
@@ -708,6 +765,18 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     size_t index;
     if (!ReadIndex(info, "setState", &index)) return;
     if (dispatcher_) dispatcher_->set_state(index, info[1].ToBoolean(), info[2].ToBoolean());
+  }
+
+  // setLoad(index, open): worker `index` reported `open` connections.
+  void SetLoad(const Napi::CallbackInfo& info) {
+    size_t index;
+    int open;
+    if (!ReadIndex(info, "setLoad", &index)) return;
+    if (!read_whole_number(info[1], 0, 2147483647, &open)) {
+      throw_type_error(info.Env(), "Dispatcher.setLoad: open must be a count of connections");
+      return;
+    }
+    if (dispatcher_) dispatcher_->set_load(index, static_cast<uint64_t>(open));
   }
 
   Napi::Value Counters(const Napi::CallbackInfo& info) {
@@ -895,6 +964,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseAddress", Napi::Function::New<parse_address>(env, "parseAddress"));
   exports.Set("scanHead", Napi::Function::New<scan_head>(env, "scanHead"));
   exports.Set("scanProxyHeader", Napi::Function::New<scan_proxy_header>(env, "scanProxyHeader"));
+  exports.Set("scanSid", Napi::Function::New<scan_sid>(env, "scanSid"));
 #ifdef STICKY_HAVE_PEEKER
   exports.Set("HeadPeeker", HeadPeeker::Define(env));
 #endif

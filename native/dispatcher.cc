@@ -128,7 +128,9 @@ Dispatcher::Dispatcher(const DispatcherConfig& config)
       live_(config.workers, 0),
       effective_live_(new bool[config.workers]()),
       starting_(new bool[config.workers]),
-      routed_(config.workers, 0) {
+      routed_(config.workers, 0),
+      reported_open_(config.workers, 0),
+      routed_at_report_(config.workers, 0) {
   // As the worker pool begins: nobody live, everybody starting.
   std::fill(starting_.get(), starting_.get() + config.workers, true);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -145,9 +147,10 @@ Dispatcher::Dispatcher(const DispatcherConfig& config)
     close();
     return;
   }
-  if (config_.route_by_header) {
+  if (config_.route_by_header || config_.route_by_session_id) {
     peeker_.emplace(config_.header_lower, config_.head_limit, config_.header_format,
                     config_.address_pick, config_.trusted_proxies);
+    if (config_.route_by_session_id) peeker_->read_session_ids(config_.sid_key, config_.workers);
     event.data.u64 = event_data(kPeeker);
     if (peeker_->open_error() != 0) {
       open_error_ = peeker_->open_error();
@@ -327,7 +330,7 @@ void Dispatcher::accept_batch() {
           return;  // EAGAIN: drained
       }
     }
-    if (!config_.route_by_header) {
+    if (!config_.route_by_header && !config_.route_by_session_id) {
       uint8_t address[16];
       if (!canonical_address(peer, address)) {
         drop(fd, Rejection::ClosedEarly);
@@ -358,6 +361,7 @@ void Dispatcher::OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t
 void Dispatcher::peeked(int fd, PeekOutcome outcome, const uint8_t* address) {
   watch_serial_[fd] = 0;
   --watched_;
+  if (config_.route_by_session_id) return session_peeked(fd, outcome, address);
   switch (outcome) {
     case PeekOutcome::Found:
       dispatch(fd, siphash24(config_.secret, address, 16));
@@ -385,26 +389,81 @@ void Dispatcher::peeked(int fd, PeekOutcome outcome, const uint8_t* address) {
   }
 }
 
-void Dispatcher::route_by_peer(int fd) {
+void Dispatcher::session_peeked(int fd, PeekOutcome outcome, const uint8_t* worker) {
+  uint64_t hash;
+  switch (outcome) {
+    case PeekOutcome::Found: {
+      const size_t index = (static_cast<size_t>(worker[0]) << 8) | worker[1];
+      if (!peer_hash(fd, &hash)) return drop(fd, Rejection::ClosedEarly);
+      // A session whose worker is down died with it: the request goes as a
+      // handshake would, and the client reconnects after "Session ID unknown".
+      if (!effective_live_[index]) return dispatch(fd, hash);
+      return enqueue(index, fd, hash);
+    }
+    case PeekOutcome::Missing:
+    case PeekOutcome::Invalid:
+    case PeekOutcome::NotHttp:
+    case PeekOutcome::TooLarge:
+      // No session yet (a handshake), or nothing a session id can be read from.
+      return route_by_peer(fd);
+    case PeekOutcome::Closed:
+    case PeekOutcome::Error:
+      return drop(fd, Rejection::ClosedEarly);
+  }
+}
+
+bool Dispatcher::peer_hash(int fd, uint64_t* hash) {
   sockaddr_storage peer;
   socklen_t length = sizeof peer;
   uint8_t address[16];
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 ||
       !canonical_address(peer, address)) {
-    drop(fd, Rejection::ClosedEarly);
-    return;
+    return false;
   }
-  dispatch(fd, siphash24(config_.secret, address, sizeof address));
+  *hash = siphash24(config_.secret, address, sizeof address);
+  return true;
+}
+
+void Dispatcher::route_by_peer(int fd) {
+  uint64_t hash;
+  if (!peer_hash(fd, &hash)) return drop(fd, Rejection::ClosedEarly);
+  dispatch(fd, hash);
 }
 
 void Dispatcher::dispatch(int fd, uint64_t hash) {
-  const int index = route_worker(hash, effective_live_.get(), starting_.get(), channels_.size());
+  const int index = config_.sid_least_loaded
+                        ? least_loaded_worker()
+                        : route_worker(hash, effective_live_.get(), starting_.get(), channels_.size());
   if (index != kWaitForWorker) return enqueue(static_cast<size_t>(index), fd, hash);
   if (waiting_.size() >= config_.queue_limit) {
     reject(fd, Rejection::QueueFull, 503, "No worker is available");
     return;
   }
   waiting_.push_back({fd, hash});
+}
+
+int Dispatcher::least_loaded_worker() {
+  const size_t workers = channels_.size();
+  int best = kWaitForWorker;
+  uint64_t best_load = 0;
+  for (size_t step = 0; step < workers; ++step) {
+    const size_t i = (least_loaded_next_ + step) % workers;
+    if (!effective_live_[i]) continue;
+    // Queued connections count: a wake-up's whole batch is placed before it is sent.
+    const uint64_t load = reported_open_[i] + (routed_[i] - routed_at_report_[i]) + channels_[i].queue.size();
+    if (best == kWaitForWorker || load < best_load) {
+      best = static_cast<int>(i);
+      best_load = load;
+    }
+  }
+  if (best != kWaitForWorker) least_loaded_next_ = (static_cast<size_t>(best) + 1) % workers;
+  return best;
+}
+
+void Dispatcher::set_load(size_t index, uint64_t open) {
+  if (index >= channels_.size()) return;
+  reported_open_[index] = open;
+  routed_at_report_[index] = routed_[index];
 }
 
 void Dispatcher::enqueue(size_t index, int fd, uint64_t hash) {

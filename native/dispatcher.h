@@ -46,6 +46,12 @@ constexpr size_t kRejectionCount = 6;
 
 struct DispatcherConfig {
   bool route_by_header = false;
+  // Routing 'sid': a valid Engine.IO session id (native/sid.h, keyed with
+  // sid_key) names the worker; requests without one go by peer address, or to
+  // the least-loaded live worker with sid_least_loaded.
+  bool route_by_session_id = false;
+  uint8_t sid_key[16] = {};
+  bool sid_least_loaded = false;
   std::string header_lower;
   std::string header;  // as the user wrote it, for the text of a 400
   bool ignore_missing_header = false;
@@ -100,6 +106,9 @@ class Dispatcher {
   // unless the replacement died by then. Otherwise it takes over at once.
   int open_channel(size_t index, int* worker_end);
   void set_state(size_t index, bool live, bool starting);
+  // Worker `index` reported `open` connections: its load is that plus what
+  // was handed to it since.
+  void set_load(size_t index, uint64_t open);
   // One wake-up: accepts, peeks, sweeps head timeouts, then flushes every
   // worker's batch. Never blocks; each part is bounded.
   void on_ready();
@@ -133,7 +142,13 @@ class Dispatcher {
 
   void accept_batch();
   void peeked(int fd, PeekOutcome outcome, const uint8_t* address);
+  // Decides as src/routing/sid.ts does; `worker` as PeekReport has it.
+  void session_peeked(int fd, PeekOutcome outcome, const uint8_t* worker);
+  bool peer_hash(int fd, uint64_t* hash);
   void route_by_peer(int fd);
+  // The live worker with the least load, the first after the last one
+  // picked among equals; kWaitForWorker when none is live.
+  int least_loaded_worker();
   void dispatch(int fd, uint64_t hash);
   void enqueue(size_t index, int fd, uint64_t hash);
   void flush_all();
@@ -177,6 +192,9 @@ class Dispatcher {
   uint32_t next_serial_ = 1;
   size_t watched_ = 0;
   std::vector<uint64_t> routed_;
+  std::vector<uint64_t> reported_open_;     // by worker, as set_load last said
+  std::vector<uint64_t> routed_at_report_;  // routed_ at that time
+  size_t least_loaded_next_ = 0;
   uint64_t rejected_[kRejectionCount] = {};
 };
 

@@ -3,6 +3,7 @@
 #ifdef STICKY_HAVE_PEEKER
 
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #endif
 
 #include "http_head.h"
+#include "sid.h"
 
 namespace sticky {
 
@@ -154,8 +156,10 @@ void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
   } else if (peeked == 0) {
     outcome = PeekOutcome::Closed;
   } else {
-    scan = scan_head(buffer_.data(), static_cast<size_t>(peeked), header_lower_.data(),
-                     header_lower_.size(), limit_, rules_);
+    scan = sid_workers_ != 0
+               ? scan_session_id(static_cast<size_t>(peeked))
+               : scan_head(buffer_.data(), static_cast<size_t>(peeked), header_lower_.data(),
+                           header_lower_.size(), limit_, rules_);
     if (scan.status == HeadStatus::NeedMore) {
       // The rest of the head can only arrive on a later edge, and after the
       // peer's FIN or reset there is none: its head will never be complete.
@@ -170,6 +174,28 @@ void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
   // to another process, and epoll would keep watching it there.
   forget(ready.fd);
   report(context, ready.fd, outcome, address);
+}
+
+void Peeker::read_session_ids(const uint8_t key[16], size_t workers) {
+  std::memcpy(sid_key_, key, sizeof sid_key_);
+  sid_workers_ = workers;
+}
+
+HeadScan Peeker::scan_session_id(size_t peeked) const {
+  const SidScan sid = scan_sid(buffer_.data(), peeked, sid_key_, sid_workers_, limit_);
+  HeadScan scan{};
+  switch (sid.status) {
+    case SidStatus::NeedMore: scan.status = HeadStatus::NeedMore; break;
+    case SidStatus::Found:
+      scan.status = HeadStatus::Found;
+      scan.address[0] = static_cast<uint8_t>(sid.worker >> 8);
+      scan.address[1] = static_cast<uint8_t>(sid.worker);
+      break;
+    case SidStatus::None: scan.status = HeadStatus::Missing; break;
+    case SidStatus::NotHttp: scan.status = HeadStatus::NotHttp; break;
+    case SidStatus::TooLarge: scan.status = HeadStatus::TooLarge; break;
+  }
+  return scan;
 }
 
 void Peeker::close() {

@@ -25,7 +25,10 @@ namespace sticky {
 
 enum class PeekOutcome { Found, Missing, Invalid, NotHttp, TooLarge, Closed, Error };
 
-// Receives one decided socket. `address` holds 16 bytes, meaningful for Found.
+// Receives one decided socket. `address` holds 16 bytes, meaningful for Found:
+// the client address, or after read_session_ids() the worker index the
+// session id names (big-endian, in its first two bytes, as the id carries it).
+// With session ids, Missing stands for "no valid session id".
 using PeekReport = void (*)(void* context, int fd, PeekOutcome outcome,
                             const uint8_t* address);
 
@@ -56,6 +59,9 @@ class Peeker {
   void drain(PeekReport report, void* context);
   // Idempotent; a drain in progress stops after the current report.
   void close();
+  // From now on decide by the Engine.IO session id in the request line
+  // (scan_sid, native/sid.h) instead of the header.
+  void read_session_ids(const uint8_t key[16], size_t workers);
 
  private:
   // What the readiness says of the peer: no more bytes can follow unless Open.
@@ -69,6 +75,7 @@ class Peeker {
   size_t take_ready();
   void inspect(const Ready& ready, PeekReport report, void* context);
   void forget(int fd);
+  HeadScan scan_session_id(size_t peeked) const;
 
   int event_fd_ = -1;
   int open_error_ = 0;
@@ -77,6 +84,8 @@ class Peeker {
   CidrSet trusted_;
   HeadRules rules_;  // points at trusted_
   std::vector<uint8_t> buffer_;  // one peek buffer of limit_ bytes, reused
+  uint8_t sid_key_[16] = {};
+  size_t sid_workers_ = 0;       // 0: decide by the header
   Ready ready_[kBatch];
   size_t ready_next_ = 0;        // first entry of ready_ not yet inspected
   size_t ready_count_ = 0;

@@ -11,6 +11,7 @@ interface Addon {
   parseAddress: Primitives['parseAddress'];
   scanHead: Primitives['scanHead'];
   scanProxyHeader: Primitives['scanProxyHeader'];
+  scanSid: Primitives['scanSid'];
   HeadPeeker?: HeadPeekerClass; // absent where the platform cannot peek (Windows)
   steering?: Steering; // Linux only
   Dispatcher?: DispatcherClass; // absent where the platform cannot peek (Windows)
@@ -39,6 +40,7 @@ export function loadNative(): Primitives {
     parseAddress: addon.parseAddress,
     scanHead: addon.scanHead,
     scanProxyHeader: addon.scanProxyHeader,
+    scanSid: addon.scanSid,
     HeadPeeker: addon.HeadPeeker ?? null,
     steering: addon.steering ?? null,
     Dispatcher: addon.Dispatcher ?? null,

@@ -43,11 +43,26 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
       connections.add(socket);
       deliver(server, socket, message.head, syncEvent);
     } else if (message.sticky === 'close') {
+      stopReportingLoad();
       stopTaking();
       connections.drain(() => process.exit(0));
     }
   });
+  const stopReportingLoad = reportLoad(connections);
   process.send({ sticky: 'ready' } satisfies StickyMessage);
+}
+
+/**
+ * Routing 'sid' placing handshakes by load: tells the primary how many
+ * connections this worker has open, every STICKY_LOAD_REPORT_MS. Returns how to stop.
+ */
+function reportLoad(connections: Connections): () => void {
+  const interval = Number(process.env.STICKY_LOAD_REPORT_MS);
+  if (!(interval > 0)) return () => {};
+  const timer = setInterval(() => {
+    if (process.connected) process.send!({ sticky: 'load', open: connections.size } satisfies StickyMessage);
+  }, interval).unref();
+  return () => clearInterval(timer);
 }
 
 /** How often a worker under kernel steering reports how many connections it accepted. */
@@ -129,6 +144,11 @@ class Connections {
         if (left === 0 && this.onDrained) socket.end();
       });
     });
+  }
+
+  /** Connections open now. */
+  get size(): number {
+    return this.open.size;
   }
 
   /**

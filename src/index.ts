@@ -5,6 +5,7 @@ import * as seed from './legacy/seed';
 import * as v1 from './legacy/v1';
 import * as options from './options';
 import * as primary from './primary';
+import * as socketio from './socketio';
 
 // The seed's examples print NODE_WORKER_ID, which old Node set in every worker.
 if (cluster.isWorker && process.env.NODE_WORKER_ID === undefined && cluster.worker) {
@@ -36,11 +37,14 @@ namespace sticky {
   export type ServerOrFactory = seed.ServerOrFactory;
   export type StickyListener = seed.StickyListener;
   export type V1Options = v1.V1Options;
+  export type SidFallback = options.SidFallback;
 
   export import Balancer = primary.Balancer;
   export import Master = v1.Master;
   export const listen = v1.listen;
   export const serve = child.serve;
+  /** Worker side of routing 'sid': Socket.IO session ids that name this worker. */
+  export const stickySessionIds = socketio.stickySessionIds;
   /** Which routing core is loaded: the native addon or the pure-TS fallback. */
   export const core = binding.primitives.kind;
 

@@ -4,7 +4,9 @@ export type StickyMessage =
   | { sticky: 'connection'; head?: string }
   | { sticky: 'close' }
   /** Kernel steering: how many connections this worker has accepted so far. */
-  | { sticky: 'accepted'; total: number };
+  | { sticky: 'accepted'; total: number }
+  /** Routing 'sid' with sidFallback 'least-loaded': the connections this worker has open now. */
+  | { sticky: 'load'; open: number };
 
 export function isStickyMessage(message: unknown): message is StickyMessage {
   return typeof message === 'object' && message !== null && typeof (message as { sticky?: unknown }).sticky === 'string';

@@ -1,14 +1,27 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 
-export type Routing = 'ip' | 'header';
+export type Routing = 'ip' | 'header' | 'sid';
+/** How routing 'sid' places a request without a session id (a handshake). */
+export type SidFallback = 'ip' | 'least-loaded';
 export type TransportName = 'ipc' | 'kernel' | 'channel';
 
 /** Options of the typed API; the seed and 1.x APIs are translated into these. */
 export interface BalancerOptions {
   /** Number of workers. Default: `os.availableParallelism()`. */
   workers?: number;
-  /** What picks the worker: the client's address, or a forwarded header. Default `'ip'`. */
+  /**
+   * What picks the worker: the client's address, or a forwarded header. Default `'ip'`.
+   * `'sid'`: the worker an Engine.IO session id names (the workers mint them
+   * with `stickySessionIds(io)`); requests without one go by `sidFallback`.
+   */
   routing?: Routing;
+  /**
+   * Routing 'sid': where a request without a valid session id (a Socket.IO
+   * handshake) goes. `'least-loaded'` (default): the live worker with the
+   * fewest open connections; `'ip'`: by client address, as routing 'ip'.
+   */
+  sidFallback?: SidFallback;
   /** Header holding the client address when `routing` is `'header'`, any case. Default `x-forwarded-for`. */
   header?: string;
   /** Route requests without a usable header by peer address instead of answering 400. */
@@ -47,6 +60,9 @@ export interface BalancerConfig {
   /** The header lower-cased, for matching. */
   headerLower: string;
   ignoreMissingHeader: boolean;
+  sidFallback: SidFallback;
+  /** Routing 'sid': keys the session ids' tags; drawn at random, given to the workers only. Null otherwise. */
+  sidKey: Buffer | null;
   headLimit: number;
   headTimeout: number;
   shutdownTimeout: number;
@@ -72,8 +88,12 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     throw new TypeError('sticky-native: options must be an object');
   }
   const routing = options.routing ?? 'ip';
-  if (routing !== 'ip' && routing !== 'header') {
-    throw new TypeError(`sticky-native: routing must be 'ip' or 'header', got ${String(routing)}`);
+  if (routing !== 'ip' && routing !== 'header' && routing !== 'sid') {
+    throw new TypeError(`sticky-native: routing must be 'ip', 'header' or 'sid', got ${String(routing)}`);
+  }
+  const sidFallback = options.sidFallback ?? 'least-loaded';
+  if (sidFallback !== 'ip' && sidFallback !== 'least-loaded') {
+    throw new TypeError(`sticky-native: sidFallback must be 'ip' or 'least-loaded', got ${String(sidFallback)}`);
   }
   const header = options.header ?? 'x-forwarded-for';
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
@@ -98,6 +118,8 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     header,
     headerLower: header.toLowerCase(),
     ignoreMissingHeader: options.ignoreMissingHeader === true,
+    sidFallback,
+    sidKey: routing === 'sid' ? randomBytes(16) : null,
     headLimit: integer('headLimit', options.headLimit, 16 * 1024, 64, 1024 * 1024),
     headTimeout: integer('headTimeout', options.headTimeout, 10_000, 1, 3_600_000),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout, 10_000, 0, 3_600_000),

@@ -43,6 +43,15 @@ export interface ProxyScan {
   family: 0 | 4 | 6;
 }
 
+export type SidStatus = 'need-more' | 'found' | 'none' | 'not-http' | 'too-large';
+
+export interface SidScan {
+  /** 'none': no sid parameter, or one that is malformed, forged or names a worker out of range. */
+  status: SidStatus;
+  /** The worker the session id names when `status` is 'found', otherwise -1. */
+  worker: number;
+}
+
 export type PeekOutcome = Exclude<HeadStatus, 'need-more'> | 'closed' | 'error';
 
 export interface HeadPeeker {
@@ -71,6 +80,12 @@ export interface Primitives {
   scanHead(head: Buffer, headerLower: string, limit: number, rules?: HeadRules): HeadScan;
   /** A PROXY protocol v1/v2 header in the bytes seen so far. */
   scanProxyHeader(buf: Buffer): ProxyScan;
+  /**
+   * The Engine.IO session id (src/session-id.ts) in the request line of `head`,
+   * verified with the 16-byte `key`, naming a worker below `workers`; only
+   * the first `limit` bytes are looked at.
+   */
+  scanSid(head: Buffer, key: Buffer, workers: number, limit: number): SidScan;
   /** Null in the fallback, which reads the first chunk instead of peeking. */
   HeadPeeker: HeadPeekerClass | null;
   /** Null where the kernel cannot steer (and in the fallback). */
@@ -101,7 +116,11 @@ export interface Steering {
 
 /** Routing and back-pressure settings of the native dispatcher. */
 export interface DispatcherOptions {
-  routing: 'ip' | 'header';
+  routing: 'ip' | 'header' | 'sid';
+  /** sid: the 16-byte key of the session ids' tags. */
+  sidKey?: Buffer;
+  /** sid: where a request without a valid session id goes. */
+  sidFallback?: 'ip' | 'least-loaded';
   headerLower: string;
   /** The header as the user wrote it, for the text of a 400. */
   header: string;
@@ -130,6 +149,8 @@ export interface Dispatcher {
   openChannel(index: number): number;
   /** Worker `index` is live (takes connections) or starting (its clients wait for it). */
   setState(index: number, live: boolean, starting: boolean): void;
+  /** Routing 'sid', least-loaded: worker `index` reported `open` connections. */
+  setLoad(index: number, open: number): void;
   counters(): DispatcherCounters;
   close(): void;
 }

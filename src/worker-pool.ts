@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { BalancerConfig } from './options';
 import { isStickyMessage } from './messages';
 import type { WorkerHandoff } from './transport/index';
+import { LOAD_REPORT_MS } from './transport/load';
 
 /** What the pool asks of the transport around each worker's life. */
 export interface PoolHooks {
@@ -122,7 +123,7 @@ export class WorkerPool extends EventEmitter {
     const handoff = this.hooks.handoffFor(slot.index);
     let worker: Worker;
     try {
-      worker = forkWith(handoff, { ...this.config.env(slot.index), STICKY_WORKER_INDEX: String(slot.index) });
+      worker = forkWith(handoff, { ...this.config.env(slot.index), STICKY_WORKER_INDEX: String(slot.index), ...sessionEnv(this.config) });
     } finally {
       this.hooks.forked(slot.index, handoff);
     }
@@ -212,4 +213,15 @@ function forkWith(handoff: WorkerHandoff | null, env: Record<string, string | un
   } finally {
     cluster.setupPrimary({ stdio: own });
   }
+}
+
+/**
+ * Routing 'sid': the key the workers sign their session ids with, and how
+ * often they report their open connections when handshakes go by load.
+ */
+function sessionEnv(config: BalancerConfig): Record<string, string> {
+  if (!config.sidKey) return {};
+  const env: Record<string, string> = { STICKY_SID_KEY: config.sidKey.toString('hex') };
+  if (config.sidFallback === 'least-loaded') env.STICKY_LOAD_REPORT_MS = String(LOAD_REPORT_MS);
+  return env;
 }

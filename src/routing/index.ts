@@ -7,6 +7,11 @@ export type RejectReason = 'missing-header' | 'invalid-header' | 'head-too-large
 export type Decision =
   /** Hash `address` (16 bytes) to a worker; `head` holds bytes already read from the socket, if any. */
   | { action: 'route'; address: Buffer; head: Buffer | null }
+  /**
+   * Routing 'sid': to `worker` (a valid session id named it) while it is
+   * live; otherwise placed as a handshake, by `address` or by load.
+   */
+  | { action: 'route-session'; worker: number | null; address: Buffer; head: Buffer | null }
   /** Answer with an HTTP status and close. */
   | { action: 'reject'; reason: RejectReason; status: number; message: string }
   /** Close without an answer: the client left, or said nothing in time. */

@@ -6,6 +6,7 @@ import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { Dispatcher } from '../primitives';
 import type { Transport, TransportCounters, WorkerHandoff, WorkerView } from './index';
+import { followLoadReports } from './load';
 
 /**
  * The native channel: the addon's Dispatcher accepts, routes (by peer address
@@ -17,6 +18,8 @@ export class ChannelTransport implements Transport {
   readonly name = 'channel';
   private readonly dispatcher: Dispatcher;
   private bound: AddressInfo | null = null;
+  /** Routing 'sid' with sidFallback 'least-loaded': the workers' load reports go to the dispatcher. */
+  private readonly placesByLoad: boolean;
 
   constructor(config: BalancerConfig, private readonly workers: WorkerView) {
     const { Dispatcher } = primitives;
@@ -26,6 +29,7 @@ export class ChannelTransport implements Transport {
       headerLower: config.headerLower,
       header: config.header,
       ignoreMissingHeader: config.ignoreMissingHeader,
+      ...(config.sidKey ? { sidKey: config.sidKey, sidFallback: config.sidFallback } : {}),
       headLimit: config.headLimit,
       headTimeout: config.headTimeout,
       workers: config.workers,
@@ -33,6 +37,7 @@ export class ChannelTransport implements Transport {
       // Keys the address hash, so clients cannot aim at a worker.
       secret: randomBytes(16),
     });
+    this.placesByLoad = config.routing === 'sid' && config.sidFallback === 'least-loaded';
     for (let index = 0; index < config.workers; index++) this.stateChanged(index);
   }
 
@@ -63,6 +68,7 @@ export class ChannelTransport implements Transport {
   }
 
   stateChanged(index: number): void {
+    if (this.placesByLoad) followLoadReports(this.workers.worker(index), index, (from, open) => this.dispatcher.setLoad(from, open));
     this.dispatcher.setState(index, this.workers.live[index], this.workers.starting[index]);
   }
 

@@ -8,13 +8,17 @@ import { routeWorker } from '../pick';
 import { HeaderRouting } from '../routing/header';
 import type { Decision, RoutingKey } from '../routing/index';
 import { IpRouting } from '../routing/ip';
+import { SidRouting } from '../routing/sid';
 import { rejectWithStatus } from '../reject';
 import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
+import { LeastLoaded, followLoadReports } from './load';
 
 interface Pending {
   socket: net.Socket;
   hash: bigint;
   head: Buffer | null;
+  /** Routing 'sid': the worker a valid session id named. */
+  session?: number;
 }
 
 /**
@@ -41,6 +45,8 @@ export class IpcTransport implements Transport {
    */
   private readonly sending = new WeakMap<Worker, { count: number; waiters: (() => void)[] }>();
   private closed = false;
+  /** Routing 'sid' with sidFallback 'least-loaded': places handshakes. */
+  private readonly leastLoaded: LeastLoaded | null;
 
   /** `server` must pause on connect; the 1.x Master passes itself. */
   constructor(
@@ -49,7 +55,13 @@ export class IpcTransport implements Transport {
     readonly server: net.Server = net.createServer({ pauseOnConnect: true }),
   ) {
     this.routed = new Array<number>(config.workers).fill(0);
-    this.routing = config.routing === 'header' ? new HeaderRouting(config) : new IpRouting();
+    this.routing =
+      config.routing === 'header'
+        ? new HeaderRouting(config)
+        : config.routing === 'sid'
+          ? new SidRouting(config)
+          : new IpRouting();
+    this.leastLoaded = config.routing === 'sid' && config.sidFallback === 'least-loaded' ? new LeastLoaded(this.routed) : null;
     server.on('connection', (socket: net.Socket) => this.accept(socket));
   }
 
@@ -74,6 +86,8 @@ export class IpcTransport implements Transport {
   forked(): void {}
 
   stateChanged(index: number, exited: Worker | null): void {
+    const { leastLoaded } = this;
+    if (leastLoaded) followLoadReports(this.workers.worker(index), index, (from, open) => leastLoaded.report(from, open));
     const waiting = exited ? [...this.pending, ...this.unsent(exited)] : this.pending;
     this.pending = [];
     for (const connection of waiting) if (!connection.socket.destroyed) this.handOff(connection);
@@ -108,6 +122,13 @@ export class IpcTransport implements Transport {
     switch (decision.action) {
       case 'route':
         return this.handOff({ socket, hash: primitives.hash64(this.secret, decision.address), head: decision.head });
+      case 'route-session':
+        return this.handOff({
+          socket,
+          hash: primitives.hash64(this.secret, decision.address),
+          head: decision.head,
+          session: decision.worker ?? undefined,
+        });
       case 'reject':
         this.rejected[decision.reason]++;
         return rejectWithStatus(socket, decision.status, decision.message);
@@ -119,7 +140,7 @@ export class IpcTransport implements Transport {
 
   private handOff(connection: Pending): void {
     if (this.closed) return void connection.socket.destroy();
-    const index = routeWorker(connection.hash, this.workers.live, this.workers.starting);
+    const index = this.target(connection);
     const worker = index < 0 ? null : this.workers.worker(index);
     if (!worker) {
       if (this.pending.length < this.config.queueLimit) return void this.pending.push(connection);
@@ -138,6 +159,15 @@ export class IpcTransport implements Transport {
       if (error) socket.destroy();
       if (--sending.count === 0) for (const resolve of sending.waiters.splice(0)) resolve();
     });
+  }
+
+  /** The worker `connection` goes to; -1 while it must wait. */
+  private target(connection: Pending): number {
+    const { live, starting } = this.workers;
+    // A session whose worker is down died with it: the request goes as a handshake.
+    if (connection.session !== undefined && live[connection.session]) return connection.session;
+    if (this.leastLoaded) return this.leastLoaded.pick(live);
+    return routeWorker(connection.hash, live, starting);
   }
 
   /**

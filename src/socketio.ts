@@ -1,0 +1,47 @@
+import { mintSessionId } from './session-id';
+
+/** An Engine.IO server: its `generateId` hook names every new session. */
+export interface EngineIdHook {
+  generateId: (request: unknown) => string | PromiseLike<string>;
+}
+
+/** A Socket.IO server attached to its HTTP server: `io.engine` is its Engine.IO server. */
+export interface SocketIoServerWithEngine {
+  engine: EngineIdHook;
+}
+
+let sessionKey: Buffer | null = null;
+
+/** The key the primary drew for this balancer's session ids; taken out of the environment, so child processes do not inherit it. */
+function sessionIdKey(): Buffer {
+  if (sessionKey) return sessionKey;
+  const hex = process.env.STICKY_SID_KEY ?? '';
+  if (!/^[0-9a-f]{32}$/.test(hex)) {
+    throw new Error("sticky-native: stickySessionIds() runs in a worker of a balancer with routing: 'sid'");
+  }
+  sessionKey = Buffer.from(hex, 'hex');
+  delete process.env.STICKY_SID_KEY;
+  return sessionKey;
+}
+
+/**
+ * Worker side of routing 'sid': makes the Socket.IO (or Engine.IO) server
+ * name each new session with an id that carries this worker's index, signed
+ * with the primary's key, so the primary sends every later request of the
+ * session here without a table: `stickySessionIds(io)` after
+ * `new Server(httpServer)`, before `serve(httpServer)`. The id stays
+ * unguessable (80 random bits from crypto) and unique. Returns `server`.
+ */
+export function stickySessionIds<T extends SocketIoServerWithEngine | EngineIdHook>(server: T): T {
+  const engine: EngineIdHook | undefined = 'engine' in server ? server.engine : server;
+  if (!engine || typeof engine.generateId !== 'function') {
+    throw new TypeError(
+      'sticky-native: stickySessionIds() takes a Socket.IO server attached to its HTTP server (new Server(httpServer)) or an Engine.IO server',
+    );
+  }
+  const index = Number(process.env.STICKY_WORKER_INDEX);
+  const key = sessionIdKey();
+  if (!Number.isInteger(index) || index < 0) throw new Error('sticky-native: STICKY_WORKER_INDEX is not set in this worker');
+  engine.generateId = () => mintSessionId(index, key);
+  return server;
+}
