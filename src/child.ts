@@ -65,6 +65,9 @@ function reportLoad(connections: Connections): () => void {
   return () => clearInterval(timer);
 }
 
+/** How long a draining worker waits for the first request of a connection that has sent none. */
+const FIRST_REQUEST_GRACE_MS = 1000;
+
 /** How often a worker under kernel steering reports how many connections it accepted. */
 const ACCEPT_REPORT_MS = 200;
 
@@ -127,6 +130,8 @@ function receiveFromChannel(server: net.Server, fd: number, connections: Connect
 class Connections {
   private readonly open = new Set<net.Socket>();
   private readonly requestsInFlight = new Map<net.Socket, number>();
+  /** Connections that have begun a request or an upgrade. */
+  private readonly used = new WeakSet<net.Socket>();
   private onDrained: (() => void) | null = null;
 
   /** http and https servers: a connection with no request in flight is idle. */
@@ -137,6 +142,7 @@ class Connections {
     if (!this.speaksHttp) return;
     server.on('request', (req: { socket: net.Socket }, res: { once(event: 'close', listener: () => void): void }) => {
       const socket = req.socket;
+      this.used.add(socket);
       this.requestsInFlight.set(socket, (this.requestsInFlight.get(socket) ?? 0) + 1);
       res.once('close', () => {
         const left = (this.requestsInFlight.get(socket) ?? 1) - 1;
@@ -144,6 +150,7 @@ class Connections {
         if (left === 0 && this.onDrained) socket.end();
       });
     });
+    server.on('upgrade', (_req: unknown, socket: net.Socket) => this.used.add(socket));
   }
 
   /** Connections open now. */
@@ -169,7 +176,18 @@ class Connections {
   drain(done: () => void): void {
     this.onDrained = done;
     if (this.open.size === 0) return done();
-    for (const [socket, inFlight] of this.requestsInFlight) if (inFlight === 0) socket.end();
+    for (const [socket, inFlight] of this.requestsInFlight) {
+      if (inFlight > 0) continue;
+      if (this.used.has(socket)) {
+        socket.end();
+        continue;
+      }
+      // Accepted but no request yet: it is most likely on its way (the
+      // client sends right after connecting), and ending now would drop it.
+      setTimeout(() => {
+        if (this.requestsInFlight.get(socket) === 0) socket.end();
+      }, FIRST_REQUEST_GRACE_MS).unref();
+    }
   }
 }
 
