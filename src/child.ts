@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import net from 'node:net';
 import { primitives } from './binding';
 import { isStickyMessage, type StickyMessage } from './messages';
+import type { ProxiedPeer } from './routing/index';
 import { stopReading } from './stop-reading';
 
 export interface ServeOptions {
@@ -41,7 +42,7 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
     if (!isStickyMessage(message)) return;
     if (message.sticky === 'connection' && socket) {
       connections.add(socket);
-      deliver(server, socket, message.head, syncEvent);
+      deliver(server, socket, message.head, syncEvent, message.peer);
     } else if (message.sticky === 'close') {
       stopReportingLoad();
       stopTaking();
@@ -191,7 +192,29 @@ class Connections {
   }
 }
 
-function deliver(server: net.Server, socket: net.Socket, head: string | undefined, syncEvent: string | undefined): void {
+/**
+ * The socket reports the client a PROXY header named as its remote end. Set on
+ * the TCP handle, not the socket: a TLSSocket (https) wraps the same handle
+ * and asks it for the peer through TLSWrap, so http, https and anything else
+ * layered on the socket see the same client.
+ */
+function reportPeer(socket: net.Socket, peer: ProxiedPeer): void {
+  const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
+  if (!handle) return;
+  handle.getpeername = (out: object) => {
+    Object.assign(out, peer);
+    return 0;
+  };
+}
+
+function deliver(
+  server: net.Server,
+  socket: net.Socket,
+  head: string | undefined,
+  syncEvent: string | undefined,
+  peer?: ProxiedPeer,
+): void {
+  if (peer) reportPeer(socket, peer);
   // Bytes the fallback read in the primary go back in front of the stream.
   if (head) socket.unshift(Buffer.from(head, 'base64'));
   if (syncEvent) {

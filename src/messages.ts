@@ -1,7 +1,10 @@
+import type { ProxiedPeer } from './routing/index';
+
 /** Messages between the primary and its workers, told apart from user messages by `sticky`. */
 export type StickyMessage =
   | { sticky: 'ready' }
-  | { sticky: 'connection'; head?: string }
+  /** `peer`: the client a PROXY header named; the worker's socket reports it as its remote end. */
+  | { sticky: 'connection'; head?: string; peer?: ProxiedPeer }
   | { sticky: 'close' }
   /** Kernel steering: how many connections this worker has accepted so far. */
   | { sticky: 'accepted'; total: number }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { parseCidrList, type CidrSet } from './fallback/cidr';
 
-export type Routing = 'ip' | 'header' | 'sid';
+export type Routing = 'ip' | 'header' | 'proxy-protocol' | 'sid';
 /** How routing 'sid' places a request without a session id (a handshake). */
 export type SidFallback = 'ip' | 'least-loaded';
 export type TransportName = 'ipc' | 'kernel' | 'channel';
@@ -11,7 +12,8 @@ export interface BalancerOptions {
   /** Number of workers. Default: `os.availableParallelism()`. */
   workers?: number;
   /**
-   * What picks the worker: the client's address, or a forwarded header. Default `'ip'`.
+   * What picks the worker: the client's address, a forwarded header, or the
+   * client address in a PROXY protocol v1/v2 header. Default `'ip'`.
    * `'sid'`: the worker an Engine.IO session id names (the workers mint them
    * with `stickySessionIds(io)`); requests without one go by `sidFallback`.
    */
@@ -22,6 +24,11 @@ export interface BalancerOptions {
    * fewest open connections; `'ip'`: by client address, as routing 'ip'.
    */
   sidFallback?: SidFallback;
+  /**
+   * Peers whose PROXY headers are believed, as addresses or CIDR ranges
+   * ('10.0.0.0/8', '::1/128'). Default: loopback (127.0.0.0/8 and ::1).
+   */
+  trustedProxies?: string[];
   /** Header holding the client address when `routing` is `'header'`, any case. Default `x-forwarded-for`. */
   header?: string;
   /** Route requests without a usable header by peer address instead of answering 400. */
@@ -63,6 +70,9 @@ export interface BalancerConfig {
   sidFallback: SidFallback;
   /** Routing 'sid': keys the session ids' tags; drawn at random, given to the workers only. Null otherwise. */
   sidKey: Buffer | null;
+  /** As the user wrote them (the dispatcher parses the same text). */
+  trustedProxies: string[];
+  trusted: CidrSet;
   headLimit: number;
   headTimeout: number;
   shutdownTimeout: number;
@@ -72,6 +82,9 @@ export interface BalancerConfig {
   queueLimit: number;
   signals: boolean;
 }
+
+/** Loopback: a proxy on the same host. */
+const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.0/8', '::1/128'];
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -88,13 +101,18 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     throw new TypeError('sticky-native: options must be an object');
   }
   const routing = options.routing ?? 'ip';
-  if (routing !== 'ip' && routing !== 'header' && routing !== 'sid') {
-    throw new TypeError(`sticky-native: routing must be 'ip', 'header' or 'sid', got ${String(routing)}`);
+  if (routing !== 'ip' && routing !== 'header' && routing !== 'proxy-protocol' && routing !== 'sid') {
+    throw new TypeError(`sticky-native: routing must be 'ip', 'header', 'proxy-protocol' or 'sid', got ${String(routing)}`);
   }
   const sidFallback = options.sidFallback ?? 'least-loaded';
   if (sidFallback !== 'ip' && sidFallback !== 'least-loaded') {
     throw new TypeError(`sticky-native: sidFallback must be 'ip' or 'least-loaded', got ${String(sidFallback)}`);
   }
+  const trustedProxies = options.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
+  if (!Array.isArray(trustedProxies)) {
+    throw new TypeError('sticky-native: trustedProxies must be an array of addresses or CIDR ranges');
+  }
+  const trusted = parseCidrList(trustedProxies);
   const header = options.header ?? 'x-forwarded-for';
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
     throw new TypeError(`sticky-native: header must be an HTTP header name, got ${String(header)}`);
@@ -120,6 +138,8 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     ignoreMissingHeader: options.ignoreMissingHeader === true,
     sidFallback,
     sidKey: routing === 'sid' ? randomBytes(16) : null,
+    trustedProxies: [...trustedProxies],
+    trusted,
     headLimit: integer('headLimit', options.headLimit, 16 * 1024, 64, 1024 * 1024),
     headTimeout: integer('headTimeout', options.headTimeout, 10_000, 1, 3_600_000),
     shutdownTimeout: integer('shutdownTimeout', options.shutdownTimeout, 10_000, 0, 3_600_000),

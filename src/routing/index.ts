@@ -1,12 +1,32 @@
 import type net from 'node:net';
 
 /** Why the primary turned a connection away, as counted in `stats().rejected`. */
-export type RejectReason = 'missing-header' | 'invalid-header' | 'head-too-large' | 'head-timeout' | 'closed-early' | 'queue-full';
+export type RejectReason =
+  | 'missing-header'
+  | 'invalid-header'
+  | 'head-too-large'
+  | 'head-timeout'
+  | 'closed-early'
+  | 'queue-full'
+  /** A PROXY protocol header that does not parse, from a trusted peer. */
+  | 'malformed-proxy'
+  /** A PROXY protocol header (or its start) from a peer not in trustedProxies. */
+  | 'untrusted-proxy';
+
+/** The client a PROXY protocol header names, which the worker's socket then reports as its remote end. */
+export interface ProxiedPeer {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
 
 /** What a routing key decided for one connection. */
 export type Decision =
-  /** Hash `address` (16 bytes) to a worker; `head` holds bytes already read from the socket, if any. */
-  | { action: 'route'; address: Buffer; head: Buffer | null }
+  /**
+   * Hash `address` (16 bytes) to a worker; `head` holds bytes already read
+   * from the socket, if any; `peer` the client a PROXY header named.
+   */
+  | { action: 'route'; address: Buffer; head: Buffer | null; peer?: ProxiedPeer }
   /**
    * Routing 'sid': to `worker` (a valid session id named it) while it is
    * live; otherwise placed as a handshake, by `address` or by load.

@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { Dispatcher } from '../primitives';
-import type { Transport, TransportCounters, WorkerHandoff, WorkerView } from './index';
+import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
 import { followLoadReports } from './load';
 
 /**
@@ -24,6 +24,7 @@ export class ChannelTransport implements Transport {
   constructor(config: BalancerConfig, private readonly workers: WorkerView) {
     const { Dispatcher } = primitives;
     if (!Dispatcher) throw new Error(`sticky-native: transport 'channel' needs the native addon on Linux (core: ${primitives.kind})`);
+    if (config.routing === 'proxy-protocol') throw new Error("sticky-native: routing 'proxy-protocol' runs over transport 'ipc'");
     this.dispatcher = new Dispatcher({
       routing: config.routing,
       headerLower: config.headerLower,
@@ -81,7 +82,9 @@ export class ChannelTransport implements Transport {
   }
 
   counters(): TransportCounters {
-    return this.dispatcher.counters();
+    const counters = this.dispatcher.counters();
+    // The dispatcher reads no PROXY headers, so it has no such rejections.
+    return { ...counters, rejected: { ...emptyRejections(), ...counters.rejected } };
   }
 
   async close(): Promise<void> {

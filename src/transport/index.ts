@@ -63,5 +63,7 @@ export function emptyRejections(): Record<RejectReason, number> {
     'head-timeout': 0,
     'closed-early': 0,
     'queue-full': 0,
+    'malformed-proxy': 0,
+    'untrusted-proxy': 0,
   };
 }

@@ -6,9 +6,10 @@ import type { StickyMessage } from '../messages';
 import type { BalancerConfig } from '../options';
 import { routeWorker } from '../pick';
 import { HeaderRouting } from '../routing/header';
-import type { Decision, RoutingKey } from '../routing/index';
+import type { Decision, ProxiedPeer, RoutingKey } from '../routing/index';
 import { IpRouting } from '../routing/ip';
 import { SidRouting } from '../routing/sid';
+import { ProxyProtocolRouting } from '../routing/proxy-protocol';
 import { rejectWithStatus } from '../reject';
 import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
 import { LeastLoaded, followLoadReports } from './load';
@@ -17,6 +18,7 @@ interface Pending {
   socket: net.Socket;
   hash: bigint;
   head: Buffer | null;
+  peer?: ProxiedPeer;
   /** Routing 'sid': the worker a valid session id named. */
   session?: number;
 }
@@ -58,9 +60,11 @@ export class IpcTransport implements Transport {
     this.routing =
       config.routing === 'header'
         ? new HeaderRouting(config)
-        : config.routing === 'sid'
-          ? new SidRouting(config)
-          : new IpRouting();
+        : config.routing === 'proxy-protocol'
+          ? new ProxyProtocolRouting(config)
+          : config.routing === 'sid'
+            ? new SidRouting(config)
+            : new IpRouting();
     this.leastLoaded = config.routing === 'sid' && config.sidFallback === 'least-loaded' ? new LeastLoaded(this.routed) : null;
     server.on('connection', (socket: net.Socket) => this.accept(socket));
   }
@@ -121,7 +125,12 @@ export class IpcTransport implements Transport {
   private settle(socket: net.Socket, decision: Decision): void {
     switch (decision.action) {
       case 'route':
-        return this.handOff({ socket, hash: primitives.hash64(this.secret, decision.address), head: decision.head });
+        return this.handOff({
+          socket,
+          hash: primitives.hash64(this.secret, decision.address),
+          head: decision.head,
+          peer: decision.peer,
+        });
       case 'route-session':
         return this.handOff({
           socket,
@@ -148,10 +157,12 @@ export class IpcTransport implements Transport {
       return rejectWithStatus(connection.socket, 503, 'No worker is available');
     }
     this.routed[index]++;
-    const { socket, head } = connection;
+    const { socket, head, peer } = connection;
     this.sent.set(socket, connection);
     socket.removeAllListeners('error');
-    const message: StickyMessage = head ? { sticky: 'connection', head: head.toString('base64') } : { sticky: 'connection' };
+    const message: StickyMessage = { sticky: 'connection' };
+    if (head) message.head = head.toString('base64');
+    if (peer) message.peer = peer;
     const sending = this.sending.get(worker) ?? { count: 0, waiters: [] };
     this.sending.set(worker, sending);
     sending.count++;

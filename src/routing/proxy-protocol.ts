@@ -1,0 +1,102 @@
+import type net from 'node:net';
+import { primitives } from '../binding';
+import { cidrContains } from '../fallback/cidr';
+import type { BalancerConfig } from '../options';
+import type { ProxyScan } from '../primitives';
+import { stopReading } from '../stop-reading';
+import type { Decision, ProxiedPeer, RoutingKey } from './index';
+import { peerAddress } from './ip';
+
+/**
+ * Routes by the client address in a PROXY protocol v1/v2 header sent by a
+ * trusted proxy (options.trustedProxies). Without the peeking dispatcher the
+ * primary reads the first chunks itself: the header's bytes are consumed, the
+ * rest travels to the worker as `head`, and the worker's socket reports the
+ * client from the header as its remote end.
+ *
+ * Trusted peer: found -> the header's source; local (health checks) and
+ * no header at all -> the peer; malformed -> closed. Untrusted peer: anything
+ * that could be a header (found, local, malformed) -> closed, since it would
+ * let any client pick its own address; the rest -> the peer.
+ */
+export class ProxyProtocolRouting implements RoutingKey {
+  /** Reads in progress, stopped by close() without an answer. */
+  private readonly cancels = new Set<() => void>();
+
+  constructor(private readonly config: BalancerConfig) {}
+
+  decide(socket: net.Socket, done: (decision: Decision) => void): void {
+    const peer = peerAddress(socket);
+    if (!peer) return done({ action: 'drop', reason: 'closed-early' });
+    const trusted = cidrContains(this.config.trusted, peer);
+    let head: Buffer | null = null;
+    const detach = () => {
+      this.cancels.delete(detach);
+      clearTimeout(timer);
+      socket.off('data', onData).off('end', onGone).off('error', onGone);
+      stopReading(socket);
+    };
+    const finish = (decision: Decision) => {
+      detach();
+      done(decision);
+    };
+    const timer = setTimeout(() => finish({ action: 'drop', reason: 'head-timeout' }), this.config.headTimeout);
+    const onData = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const scan = primitives.scanProxyHeader(head);
+      if (scan.status !== 'need-more') finish(decideOn(scan, trusted, peer, head));
+    };
+    const onGone = () => finish({ action: 'drop', reason: 'closed-early' });
+    this.cancels.add(detach);
+    socket.on('data', onData).on('end', onGone).on('error', onGone);
+    socket.resume();
+  }
+
+  close(): void {
+    for (const detach of [...this.cancels]) detach();
+  }
+}
+
+function decideOn(scan: ProxyScan, trusted: boolean, peer: Buffer, head: Buffer): Decision {
+  if (scan.status === 'not-proxy') return { action: 'route', address: peer, head };
+  if (!trusted) return { action: 'drop', reason: 'untrusted-proxy' };
+  const rest = head.length > scan.headerLength ? head.subarray(scan.headerLength) : null;
+  switch (scan.status) {
+    case 'found':
+      return { action: 'route', address: scan.source!, head: rest, peer: proxiedPeer(scan) };
+    case 'local':
+      return { action: 'route', address: peer, head: rest };
+    default:
+      return { action: 'drop', reason: 'malformed-proxy' };
+  }
+}
+
+function proxiedPeer(scan: ProxyScan): ProxiedPeer {
+  const source = scan.source!;
+  return scan.family === 4
+    ? { address: source.subarray(12).join('.'), port: scan.sourcePort, family: 'IPv4' }
+    : { address: ipv6Text(source), port: scan.sourcePort, family: 'IPv6' };
+}
+
+/** RFC 5952 text, as Node reports an IPv6 remoteAddress (IPv4-mapped with a dotted tail). */
+export function ipv6Text(bytes: Buffer): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  if (mapped) return `::ffff:${bytes.subarray(12).join('.')}`;
+  // The longest run of two or more zero groups (the first of equals) becomes '::'.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
