@@ -330,12 +330,18 @@ void Dispatcher::accept_batch() {
           return;  // EAGAIN: drained
       }
     }
-    if (!config_.route_by_header && !config_.route_by_session_id) {
-      uint8_t address[16];
-      if (!canonical_address(peer, address)) {
-        drop(fd, Rejection::ClosedEarly);
-        continue;
-      }
+    uint8_t address[16];
+    if (!canonical_address(peer, address)) {
+      drop(fd, Rejection::ClosedEarly);
+      continue;
+    }
+    // With the safe pick the peer is the rightmost hop: a client that reaches
+    // us itself, not through a trusted proxy, is the client, whatever its
+    // header says.
+    const bool untrusted_peer = config_.route_by_header &&
+                                config_.address_pick == AddressPick::RightmostUntrusted &&
+                                !contains(config_.trusted_proxies, address);
+    if ((!config_.route_by_header && !config_.route_by_session_id) || untrusted_peer) {
       dispatch(fd, siphash24(config_.secret, address, sizeof address));
       continue;
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseCidrList, type CidrSet } from './fallback/cidr';
+import type { AddressPick, HeadRules } from './primitives';
 
 export type Routing = 'ip' | 'header' | 'proxy-protocol' | 'sid';
 /** How routing 'sid' places a request without a session id (a handshake). */
@@ -25,14 +26,26 @@ export interface BalancerOptions {
    */
   sidFallback?: SidFallback;
   /**
-   * Peers whose PROXY headers are believed, as addresses or CIDR ranges
-   * ('10.0.0.0/8', '::1/128'). Default: loopback (127.0.0.0/8 and ::1).
+   * Peers whose PROXY headers are believed, and the proxies whose entries
+   * forwardedPick 'rightmost-untrusted' skips in a forwarded header, as
+   * addresses or CIDR ranges ('10.0.0.0/8', '::1/128'). Default: loopback
+   * (127.0.0.0/8 and ::1).
    */
   trustedProxies?: string[];
   /** Header holding the client address when `routing` is `'header'`, any case. Default `x-forwarded-for`. */
   header?: string;
   /** Route requests without a usable header by peer address instead of answering 400. */
   ignoreMissingHeader?: boolean;
+  /**
+   * Which address of the header's list (every line of it, in order) is the
+   * client. `'rightmost-untrusted'` (default): walking from the right, the
+   * first address not in `trustedProxies` (the leftmost if all are), so what a
+   * client prepends itself is never believed. `'leftmost'`: the first address,
+   * as the seed API does; safe only if the first proxy overwrites the header.
+   * `header: 'forwarded'` reads RFC 7239 `for=` nodes, other headers
+   * comma-separated addresses.
+   */
+  forwardedPick?: AddressPick;
   /** Largest request head the primary looks through, in bytes; past it the answer is 431. Default 16384. */
   headLimit?: number;
   /** How long a connection may take to send the header, in ms; then it is closed. Default 10000. */
@@ -67,6 +80,8 @@ export interface BalancerConfig {
   /** The header lower-cased, for matching. */
   headerLower: string;
   ignoreMissingHeader: boolean;
+  /** How the header's value is read (format from the header name, pick, trust list). */
+  headRules: Required<HeadRules>;
   sidFallback: SidFallback;
   /** Routing 'sid': keys the session ids' tags; drawn at random, given to the workers only. Null otherwise. */
   sidKey: Buffer | null;
@@ -117,6 +132,10 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
     throw new TypeError(`sticky-native: header must be an HTTP header name, got ${String(header)}`);
   }
+  const forwardedPick = options.forwardedPick ?? 'rightmost-untrusted';
+  if (forwardedPick !== 'leftmost' && forwardedPick !== 'rightmost-untrusted') {
+    throw new TypeError(`sticky-native: forwardedPick must be 'leftmost' or 'rightmost-untrusted', got ${String(forwardedPick)}`);
+  }
   const env = options.env ?? {};
   if (typeof env !== 'function' && (env === null || typeof env !== 'object')) {
     throw new TypeError('sticky-native: env must be an object or a function of the worker index');
@@ -136,6 +155,11 @@ export function normalizeOptions(options: BalancerOptions = {}): BalancerConfig 
     header,
     headerLower: header.toLowerCase(),
     ignoreMissingHeader: options.ignoreMissingHeader === true,
+    headRules: {
+      format: header.toLowerCase() === 'forwarded' ? 'forwarded' : 'list',
+      pick: forwardedPick,
+      trusted: [...trustedProxies],
+    },
     sidFallback,
     sidKey: routing === 'sid' ? randomBytes(16) : null,
     trustedProxies: [...trustedProxies],

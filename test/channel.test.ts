@@ -145,7 +145,9 @@ describe.skipIf(!isNative)('channel, header routing, headTimeout 500', () => {
     await workerFor(fx.port, '127.0.0.1', { 'X-Forwarded-For': '192.0.2.77' });
   }
 
-  test('sticky per header value over one source address; lists route by the leftmost', async () => {
+  // The typed API's forwardedPick defaults to 'rightmost-untrusted' with loopback trusted:
+  // a list routes by its rightmost address that is not a loopback proxy, whatever a client prepended.
+  test('sticky per header value over one source address; lists route by the rightmost untrusted', async () => {
     const values: string[] = [];
     for (let i = 0; i < 60; i++) values.push(`10.${i}.${i * 3 & 255}.1`, `2001:db8:${i.toString(16)}::7`);
     const seen = new Map<string, Set<number>>(values.map((v) => [v, new Set<number>()]));
@@ -156,7 +158,7 @@ describe.skipIf(!isNative)('channel, header routing, headTimeout 500', () => {
     const used = new Set([...seen.values()].map((s) => [...s][0]));
     expect(used.size).toBe(2);
     for (const v of values.slice(0, 10)) {
-      expect(await workerFor(fx.port, '127.0.0.1', { 'X-Forwarded-For': `${v}, 10.0.0.1` })).toBe([...seen.get(v)!][0]);
+      expect(await workerFor(fx.port, '127.0.0.1', { 'X-Forwarded-For': `6.6.6.6, ${v}, 127.0.0.1` })).toBe([...seen.get(v)!][0]);
     }
   });
 

@@ -34,6 +34,8 @@ function toBalancerOptions(options: SeedOptions): BalancerOptions {
     workers: options.num,
     routing: options.proxy ? 'header' : 'ip',
     header: options.header,
+    // The fork routed by the leftmost address; kept, so a drop-in behaves alike.
+    forwardedPick: 'leftmost',
     ignoreMissingHeader: options.ignoreMissingHeader,
   };
 }

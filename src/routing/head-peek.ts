@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import type { HeadPeeker, HeadPeekerClass } from '../primitives';
+import type { HeadPeeker, HeadPeekerClass, HeadRules } from '../primitives';
 import type { HeadCallback, HeadReader } from './head-reader';
 
 /** The OS descriptor behind an accepted socket, or -1 once it is closed. */
@@ -17,13 +17,18 @@ export class PeekingHeadReader implements HeadReader {
   private readonly waiting = new Map<number, HeadCallback>();
   private readonly peeker: HeadPeeker;
 
-  constructor(Peeker: HeadPeekerClass, headerLower: string, limit: number) {
-    this.peeker = new Peeker(headerLower, limit, (fd, outcome, address) => {
-      const done = this.waiting.get(fd);
-      if (!done) return;
-      this.waiting.delete(fd);
-      done(outcome, address, null);
-    });
+  constructor(Peeker: HeadPeekerClass, headerLower: string, limit: number, rules: HeadRules) {
+    this.peeker = new Peeker(
+      headerLower,
+      limit,
+      (fd, outcome, address) => {
+        const done = this.waiting.get(fd);
+        if (!done) return;
+        this.waiting.delete(fd);
+        done(outcome, address, null);
+      },
+      rules,
+    );
   }
 
   read(socket: net.Socket, done: HeadCallback): void {

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { primitives } from '../binding';
-import type { PeekOutcome } from '../primitives';
+import type { HeadRules, PeekOutcome } from '../primitives';
 import { stopReading } from '../stop-reading';
 import type { HeadCallback, HeadReader } from './head-reader';
 
@@ -12,7 +12,11 @@ import type { HeadCallback, HeadReader } from './head-reader';
 export class FirstChunkHeadReader implements HeadReader {
   private readonly cancels = new WeakMap<net.Socket, () => void>();
 
-  constructor(private readonly headerLower: string, private readonly limit: number) {}
+  constructor(
+    private readonly headerLower: string,
+    private readonly limit: number,
+    private readonly rules: HeadRules,
+  ) {}
 
   read(socket: net.Socket, done: HeadCallback): void {
     let head: Buffer | null = null;
@@ -23,7 +27,7 @@ export class FirstChunkHeadReader implements HeadReader {
     };
     const onData = (chunk: Buffer) => {
       head = head ? Buffer.concat([head, chunk]) : chunk;
-      const scan = primitives.scanHead(head, this.headerLower, this.limit);
+      const scan = primitives.scanHead(head, this.headerLower, this.limit, this.rules);
       if (scan.status !== 'need-more') finish(scan.status, scan.address);
     };
     const onEnd = () => finish('closed', null);

@@ -6,24 +6,33 @@ import { FirstChunkHeadReader } from './head-read';
 import { PeekingHeadReader } from './head-peek';
 import type { HeadReader } from './head-reader';
 import type { Decision, RoutingKey } from './index';
-import { routeByPeer } from './ip';
+import { cidrContains } from '../fallback/cidr';
+import { peerAddress, routeByPeer } from './ip';
 
 /**
  * Routes by the client address a proxy wrote into a request header
- * (X-Forwarded-For by default; the leftmost address of a list).
+ * (X-Forwarded-For by default; of a list, the address config.headRules picks).
  * Bytes that are not HTTP (TLS, say) carry no header and go by peer address.
  */
 export class HeaderRouting implements RoutingKey {
   private readonly reader: HeadReader;
 
   constructor(private readonly config: BalancerConfig) {
-    const { headerLower, headLimit } = config;
+    const { headerLower, headLimit, headRules } = config;
     this.reader = primitives.HeadPeeker
-      ? new PeekingHeadReader(primitives.HeadPeeker, headerLower, headLimit)
-      : new FirstChunkHeadReader(headerLower, headLimit);
+      ? new PeekingHeadReader(primitives.HeadPeeker, headerLower, headLimit, headRules)
+      : new FirstChunkHeadReader(headerLower, headLimit, headRules);
   }
 
   decide(socket: net.Socket, done: (decision: Decision) => void): void {
+    // With the safe pick the peer is the rightmost hop: a client that reaches
+    // the balancer itself, not through a trusted proxy, is the client, whatever
+    // its header says.
+    if (this.config.headRules.pick === 'rightmost-untrusted') {
+      const peer = peerAddress(socket);
+      if (!peer) return done({ action: 'drop', reason: 'closed-early' });
+      if (!cidrContains(this.config.trusted, peer)) return done({ action: 'route', address: peer, head: null });
+    }
     const timer = setTimeout(() => {
       this.reader.cancel(socket);
       done({ action: 'drop', reason: 'head-timeout' });

@@ -30,6 +30,7 @@ export class ChannelTransport implements Transport {
       headerLower: config.headerLower,
       header: config.header,
       ignoreMissingHeader: config.ignoreMissingHeader,
+      headRules: config.headRules,
       ...(config.sidKey ? { sidKey: config.sidKey, sidFallback: config.sidFallback } : {}),
       headLimit: config.headLimit,
       headTimeout: config.headTimeout,
