@@ -5,6 +5,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -85,6 +86,25 @@ const char* status_name(sticky::HeadStatus status) {
   return "invalid";
 }
 
+// Appends every entry of `value`, an array of address or CIDR strings, to
+// `set`. Throws a TypeError naming `what` and returns false on anything else.
+bool read_cidr_list(Napi::Env env, const Napi::Value& value, const std::string& what, sticky::CidrSet* set) {
+  if (!value.IsArray()) {
+    throw_type_error(env, what + " must be an array of CIDR strings");
+    return false;
+  }
+  const Napi::Array entries = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < entries.Length(); ++i) {
+    const Napi::Value entry = entries.Get(i);
+    const std::string text = entry.IsString() ? entry.As<Napi::String>().Utf8Value() : "";
+    if (!entry.IsString() || !sticky::add_cidr(*set, text.data(), text.size())) {
+      throw_type_error(env, what + "[" + std::to_string(i) + "] is not an address or CIDR range");
+      return false;
+    }
+  }
+  return true;
+}
+
 // Reads { format?: 'list' | 'forwarded', pick?: 'leftmost' | 'rightmost-untrusted',
 // trusted?: string[] } (undefined: every default) into `rules` and `trusted`.
 // Throws a TypeError naming `what` and returns false on anything else.
@@ -115,22 +135,7 @@ bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what,
     return false;
   }
   const Napi::Value list = object.Get("trusted");
-  if (!list.IsUndefined()) {
-    if (!list.IsArray()) {
-      throw_type_error(env, prefix + "trusted must be an array of CIDR strings");
-      return false;
-    }
-    const Napi::Array entries = list.As<Napi::Array>();
-    for (uint32_t i = 0; i < entries.Length(); ++i) {
-      const Napi::Value entry = entries.Get(i);
-      const std::string text = entry.IsString() ? entry.As<Napi::String>().Utf8Value() : "";
-      if (!entry.IsString() || !sticky::add_cidr(*trusted, text.data(), text.size())) {
-        throw_type_error(env, prefix + "trusted[" + std::to_string(i) + "] is not an address or CIDR range");
-        return false;
-      }
-    }
-  }
-  return true;
+  return list.IsUndefined() || read_cidr_list(env, list, prefix + "trusted", trusted);
 }
 
 // scanHead(head, headerLower, limit, rules?): the trust list is parsed on
@@ -629,11 +634,13 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     sticky::DispatcherConfig config;
     const Napi::Value routing = options.Get("routing");
     const std::string routing_name = routing.IsString() ? routing.As<Napi::String>().Utf8Value() : "";
-    if (routing_name != "ip" && routing_name != "header" && routing_name != "sid") {
-      throw_type_error(env, "Dispatcher: options.routing must be 'ip', 'header' or 'sid'");
+    if (routing_name != "ip" && routing_name != "header" && routing_name != "sid" &&
+        routing_name != "proxy-protocol") {
+      throw_type_error(env, "Dispatcher: options.routing must be 'ip', 'header', 'sid' or 'proxy-protocol'");
       return;
     }
     config.route_by_header = routing_name == "header";
+    config.route_by_proxy_header = routing_name == "proxy-protocol";
     if (routing_name == "sid" && !read_session_options(options, &config)) return;
     const Napi::Value header_lower = options.Get("headerLower");
     const Napi::Value header = options.Get("header");
@@ -646,9 +653,19 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     config.header = header.As<Napi::String>().Utf8Value();
     config.ignore_missing_header = options.Get("ignoreMissingHeader").ToBoolean();
     sticky::HeadRules rules;
-    if (!read_head_rules(env, options.Get("headRules"), "Dispatcher", &rules, &config.trusted_proxies)) return;
+    sticky::CidrSet header_trusted;
+    if (!read_head_rules(env, options.Get("headRules"), "Dispatcher", &rules, &header_trusted)) return;
     config.header_format = rules.format;
     config.address_pick = rules.pick;
+    // One trust set: the forwarded header's, or the peers allowed to send PROXY headers.
+    if (config.route_by_proxy_header) {
+      if (!read_cidr_list(env, options.Get("trustedProxies"), "Dispatcher: options.trustedProxies",
+                          &config.trusted_proxies)) {
+        return;
+      }
+    } else {
+      config.trusted_proxies = std::move(header_trusted);
+    }
     double head_limit, head_timeout, workers, queue_limit;
     if (!read_option_integer(options, "headLimit", 1, kMaxPeekLimit, &head_limit) ||
         !read_option_integer(options, "headTimeout", 1, 3600000, &head_timeout) ||
@@ -785,7 +802,8 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     Napi::Array routed = Napi::Array::New(env);
     Napi::Object rejected = Napi::Object::New(env);
     static const char* const kReasons[sticky::kRejectionCount] = {
-        "missing-header", "invalid-header", "head-too-large", "head-timeout", "closed-early", "queue-full"};
+        "missing-header", "invalid-header", "head-too-large", "head-timeout",
+        "closed-early",   "queue-full",     "malformed-proxy", "untrusted-proxy"};
     if (dispatcher_) {
       const std::vector<uint64_t>& counts = dispatcher_->routed();
       for (size_t i = 0; i < counts.size(); ++i) routed.Set(static_cast<uint32_t>(i), static_cast<double>(counts[i]));
@@ -836,8 +854,11 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
   bool cleanup_hook_ = false;
 };
 
-// new ChannelReceiver(fd, onSockets): calls onSockets(fds) once per wake-up
-// with every descriptor received; closes itself when the primary is gone.
+// new ChannelReceiver(fd, onSockets): calls onSockets(fds, peers) once per
+// wake-up with every descriptor received and, where a PROXY header named a
+// client, `peers[i]` = { address: 16-byte Buffer, port, family: 4 | 6 } (null
+// for the others; `peers` itself null when no descriptor has one); closes
+// itself when the primary is gone.
 // Ref'd, as a listening server is, until then or close().
 class NativeChannelReceiver : public Napi::ObjectWrap<NativeChannelReceiver> {
  public:
@@ -887,16 +908,41 @@ class NativeChannelReceiver : public Napi::ObjectWrap<NativeChannelReceiver> {
   // still in the channel: it is delivered now, then the channel closes.
   void Close(const Napi::CallbackInfo& info) {
     std::vector<int> fds;
+    std::vector<sticky::ChannelPeerRecord> peers;
     for (int round = 0; round < kCloseRounds && receiver_ && !receiver_->closed(); ++round) {
       const size_t before = fds.size();
-      if (!receiver_->receive(&fds) || fds.size() == before) break;
+      if (!receiver_->receive(&fds, &peers) || fds.size() == before) break;
     }
     if (!fds.empty() && !on_sockets_.IsEmpty()) {
-      Napi::Array array = Napi::Array::New(info.Env(), fds.size());
-      for (size_t i = 0; i < fds.size(); ++i) array.Set(static_cast<uint32_t>(i), fds[i]);
-      on_sockets_.Call(Value(), {array});
+      on_sockets_.Call(Value(), {FdArray(info.Env(), fds), PeerArray(info.Env(), peers)});
     }
     Shutdown();
+  }
+
+  static Napi::Array FdArray(Napi::Env env, const std::vector<int>& fds) {
+    Napi::Array array = Napi::Array::New(env, fds.size());
+    for (size_t i = 0; i < fds.size(); ++i) array.Set(static_cast<uint32_t>(i), fds[i]);
+    return array;
+  }
+
+  static Napi::Value PeerArray(Napi::Env env, const std::vector<sticky::ChannelPeerRecord>& peers) {
+    const bool any = std::any_of(peers.begin(), peers.end(),
+                                 [](const sticky::ChannelPeerRecord& peer) { return peer.family != 0; });
+    if (!any) return env.Null();
+    Napi::Array array = Napi::Array::New(env, peers.size());
+    for (size_t i = 0; i < peers.size(); ++i) {
+      const sticky::ChannelPeerRecord& peer = peers[i];
+      if (peer.family != 4 && peer.family != 6) {
+        array.Set(static_cast<uint32_t>(i), env.Null());
+        continue;
+      }
+      Napi::Object client = Napi::Object::New(env);
+      client.Set("address", Napi::Buffer<uint8_t>::Copy(env, peer.address, sizeof peer.address));
+      client.Set("port", static_cast<double>(peer.port));
+      client.Set("family", static_cast<double>(peer.family));
+      array.Set(static_cast<uint32_t>(i), client);
+    }
+    return array;
   }
 
   static constexpr int kCloseRounds = 64;
@@ -927,24 +973,23 @@ class NativeChannelReceiver : public Napi::ObjectWrap<NativeChannelReceiver> {
     auto* self = static_cast<NativeChannelReceiver*>(poll->data);
     if (self == nullptr) return;
     std::vector<int> fds;
-    const bool open = self->receiver_->receive(&fds);
-    if (!fds.empty()) self->Deliver(fds);
+    std::vector<sticky::ChannelPeerRecord> peers;
+    const bool open = self->receiver_->receive(&fds, &peers);
+    if (!fds.empty()) self->Deliver(fds, peers);
     // Descriptors first: whatever the primary sent before leaving is served.
     if (!open) self->Shutdown();
   }
 
-  void Deliver(const std::vector<int>& fds) {
+  void Deliver(const std::vector<int>& fds, const std::vector<sticky::ChannelPeerRecord>& peers) {
     Napi::Env env = Env();
     if (on_sockets_.IsEmpty()) {
       for (int fd : fds) ::close(fd);
       return;
     }
     Napi::HandleScope scope(env);
-    Napi::Array array = Napi::Array::New(env, fds.size());
-    for (size_t i = 0; i < fds.size(); ++i) array.Set(static_cast<uint32_t>(i), fds[i]);
-    const napi_value args[] = {array};
+    const napi_value args[] = {FdArray(env, fds), PeerArray(env, peers)};
     // MakeCallback: ticks and microtasks run after each batch, as after any I/O callback.
-    on_sockets_.MakeCallback(Value(), 1, args, async_context_);
+    on_sockets_.MakeCallback(Value(), 2, args, async_context_);
     if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
   }
 

@@ -2,6 +2,7 @@
 
 #ifdef STICKY_HAVE_CHANNEL
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -13,8 +14,7 @@ namespace sticky {
 
 namespace {
 
-// Room for a batch header and, in a later format, one record per descriptor.
-constexpr size_t kPayloadRoom = sizeof(ChannelBatchHeader) + 64 * kMaxFdsPerMessage;
+constexpr size_t kPayloadRoom = sizeof(ChannelBatchHeader) + sizeof(ChannelPeerRecord) * kMaxFdsPerMessage;
 
 }  // namespace
 
@@ -28,8 +28,8 @@ ChannelReceiver::ChannelReceiver(int fd) : fd_(fd) {
 
 ChannelReceiver::~ChannelReceiver() { close(); }
 
-bool ChannelReceiver::receive(std::vector<int>* fds) {
-  char payload[kPayloadRoom];
+bool ChannelReceiver::receive(std::vector<int>* fds, std::vector<ChannelPeerRecord>* peers) {
+  alignas(ChannelPeerRecord) char payload[kPayloadRoom];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
   for (int i = 0; i < kMessagesPerReceive && !closed(); ++i) {
     iovec into{payload, sizeof payload};
@@ -45,6 +45,16 @@ bool ChannelReceiver::receive(std::vector<int>* fds) {
     }
     // The primary sends no empty message: zero bytes is its end of file.
     if (got == 0) return false;
+    ChannelBatchHeader header{};
+    if (static_cast<size_t>(got) >= sizeof header) std::memcpy(&header, payload, sizeof header);
+    // Records follow the header in descriptor order; the kernel installs a
+    // prefix of the descriptors when it cannot install them all, so the k-th
+    // received one is still the k-th record's.
+    const size_t records = header.version != kChannelFormat
+                               ? 0
+                               : std::min<size_t>(header.count, (static_cast<size_t>(got) - sizeof header) /
+                                                                    sizeof(ChannelPeerRecord));
+    size_t position = 0;
     for (cmsghdr* part = CMSG_FIRSTHDR(&message); part != nullptr; part = CMSG_NXTHDR(&message, part)) {
       if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS) continue;
       const size_t count = (part->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -52,6 +62,12 @@ bool ChannelReceiver::receive(std::vector<int>* fds) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(part) + k * sizeof(int), sizeof fd);
         fds->push_back(fd);
+        ChannelPeerRecord peer{};
+        if (position < records) {
+          std::memcpy(&peer, payload + sizeof header + position * sizeof peer, sizeof peer);
+        }
+        peers->push_back(peer);
+        ++position;
       }
     }
   }

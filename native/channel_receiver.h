@@ -26,9 +26,10 @@ class ChannelReceiver {
   bool closed() const { return fd_ < 0; }
 
   // Appends every descriptor waiting now (at most kMessagesPerReceive
-  // messages' worth), each close-on-exec. False once the primary has gone
-  // (end of file or an error): the caller closes.
-  bool receive(std::vector<int>* fds);
+  // messages' worth), each close-on-exec, and to `peers` its record (family 0
+  // where the message carried none). False once the primary has gone (end of
+  // file or an error): the caller closes.
+  bool receive(std::vector<int>* fds, std::vector<ChannelPeerRecord>* peers);
   // Idempotent.
   void close();
 

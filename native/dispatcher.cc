@@ -67,8 +67,8 @@ namespace sticky {
 namespace {
 
 // What an epoll event is about: the tag in the high half of data.u64, a
-// worker index in the low half for channels.
-enum Source : uint64_t { kListen = 1, kTimer = 2, kPeeker = 3, kChannel = 4, kReplacement = 5 };
+// worker index in the low half for channels, the descriptor for kProxy.
+enum Source : uint64_t { kListen = 1, kTimer = 2, kPeeker = 3, kChannel = 4, kReplacement = 5, kProxy = 6 };
 
 uint64_t event_data(Source source, size_t index = 0) {
   return (static_cast<uint64_t>(source) << 32) | static_cast<uint32_t>(index);
@@ -79,7 +79,8 @@ uint64_t event_data(Source source, size_t index = 0) {
 constexpr size_t kAcceptBatch = 256;
 constexpr int kEventBatch = 32;
 // The primary's send buffer on each channel (the kernel doubles it). A message
-// costs about 760 bytes of it whatever its descriptor count, so this holds ~86 messages: a worker
+// costs about 760 bytes of it plus 20 per descriptor (its ChannelPeerRecord), so
+// this holds ~86 small messages and ~11 full ones: a worker
 // that stops reading soon shows as a full channel (and its clients queue in
 // the primary under queueLimit) instead of hiding hundreds of connections in
 // the kernel, while under load each message carries a whole wake-up's batch.
@@ -88,6 +89,9 @@ constexpr int kChannelSendBuffer = 32 * 1024;
 constexpr int64_t kAcceptRetryMs = 100;
 // What a rejected client may have sent that we read and discard before closing.
 constexpr int kDiscardReads = 16;
+// recv calls allowed to take a PROXY header already peeked at; it is in the
+// receive buffer, so one call normally takes it whole.
+constexpr int kConsumeReads = 4;
 
 int64_t now_ms() {
   timespec ts;
@@ -283,6 +287,9 @@ void Dispatcher::on_ready() {
       case kPeeker:
         peeker_->drain(&Dispatcher::OnPeeked, this);
         break;
+      case kProxy:
+        proxy_ready(static_cast<int>(static_cast<uint32_t>(data)), events[i].events);
+        break;
       case kChannel: {
         const size_t index = static_cast<uint32_t>(data);
         Channel& channel = channels_[index];
@@ -341,11 +348,13 @@ void Dispatcher::accept_batch() {
     const bool untrusted_peer = config_.route_by_header &&
                                 config_.address_pick == AddressPick::RightmostUntrusted &&
                                 !contains(config_.trusted_proxies, address);
-    if ((!config_.route_by_header && !config_.route_by_session_id) || untrusted_peer) {
+    const bool reads_head =
+        config_.route_by_header || config_.route_by_session_id || config_.route_by_proxy_header;
+    if (!reads_head || untrusted_peer) {
       dispatch(fd, siphash24(config_.secret, address, sizeof address));
       continue;
     }
-    if (peeker_->watch(fd) != 0) {
+    if (watch_head(fd) != 0) {
       drop(fd, Rejection::ClosedEarly);
       continue;
     }
@@ -357,6 +366,80 @@ void Dispatcher::accept_batch() {
     ++watched_;
     update_timer();
   }
+}
+
+int Dispatcher::watch_head(int fd) {
+  if (!config_.route_by_proxy_header) return peeker_->watch(fd);
+  // Edge-triggered, as the Peeker: nothing is read until the header decides,
+  // so a level-triggered socket holding half a header would wake us forever.
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = event_data(kProxy, static_cast<size_t>(fd));
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
+}
+
+// Before the socket is handed over or closed: epoll watches the open file,
+// which lives on in the worker.
+void Dispatcher::unwatch_head(int fd) {
+  if (config_.route_by_proxy_header) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  } else {
+    peeker_->unwatch(fd);
+  }
+  watch_serial_[fd] = 0;
+  --watched_;
+}
+
+void Dispatcher::proxy_ready(int fd, uint32_t events) {
+  // Decided (or timed out) earlier in this wake-up.
+  if (static_cast<size_t>(fd) >= watch_serial_.size() || watch_serial_[fd] == 0) return;
+  ssize_t peeked;
+  do {
+    peeked = recv(fd, proxy_buffer_, sizeof proxy_buffer_, MSG_PEEK | MSG_DONTWAIT);
+  } while (peeked < 0 && errno == EINTR);
+  // After the peer's FIN or an error no further edge comes: what is there is all there is.
+  const bool no_more = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !no_more) return;
+  if (peeked <= 0) {
+    unwatch_head(fd);
+    return drop(fd, Rejection::ClosedEarly);
+  }
+  // A full buffer always decides: no header scan_proxy_header accepts is longer.
+  const ProxyScan scan = scan_proxy_header(proxy_buffer_, static_cast<size_t>(peeked));
+  if (scan.status == ProxyStatus::NeedMore && !no_more) return;
+  unwatch_head(fd);
+  if (scan.status == ProxyStatus::NeedMore) return drop(fd, Rejection::ClosedEarly);
+  proxy_decided(fd, scan);
+}
+
+// Decides as src/routing/proxy-protocol.ts does.
+void Dispatcher::proxy_decided(int fd, const ProxyScan& scan) {
+  uint8_t peer[16];
+  if (!peer_address(fd, peer)) return drop(fd, Rejection::ClosedEarly);
+  const uint64_t by_peer = siphash24(config_.secret, peer, sizeof peer);
+  if (scan.status == ProxyStatus::NotProxy) return dispatch(fd, by_peer);
+  // Anything that could be a header lets its sender pick its own address:
+  // only a trusted proxy may send one.
+  if (!contains(config_.trusted_proxies, peer)) return drop(fd, Rejection::UntrustedProxy);
+  if (scan.status == ProxyStatus::Malformed) return drop(fd, Rejection::MalformedProxy);
+  if (!consume(fd, scan.header_length)) return drop(fd, Rejection::ClosedEarly);
+  if (scan.status == ProxyStatus::Local) return dispatch(fd, by_peer);
+  ChannelPeerRecord client{};
+  std::memcpy(client.address, scan.source, sizeof client.address);
+  client.port = scan.source_port;
+  client.family = scan.family;
+  dispatch(fd, siphash24(config_.secret, scan.source, sizeof scan.source), client);
+}
+
+bool Dispatcher::consume(int fd, size_t length) {
+  size_t taken = 0;
+  for (int i = 0; i < kConsumeReads && taken < length; ++i) {
+    const ssize_t got = recv(fd, proxy_buffer_ + taken, length - taken, MSG_DONTWAIT);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    taken += static_cast<size_t>(got);
+  }
+  return taken == length;
 }
 
 void Dispatcher::OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t* address) {
@@ -418,14 +501,16 @@ void Dispatcher::session_peeked(int fd, PeekOutcome outcome, const uint8_t* work
   }
 }
 
-bool Dispatcher::peer_hash(int fd, uint64_t* hash) {
+bool Dispatcher::peer_address(int fd, uint8_t address[16]) {
   sockaddr_storage peer;
   socklen_t length = sizeof peer;
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
+         canonical_address(peer, address);
+}
+
+bool Dispatcher::peer_hash(int fd, uint64_t* hash) {
   uint8_t address[16];
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0 ||
-      !canonical_address(peer, address)) {
-    return false;
-  }
+  if (!peer_address(fd, address)) return false;
   *hash = siphash24(config_.secret, address, sizeof address);
   return true;
 }
@@ -436,16 +521,16 @@ void Dispatcher::route_by_peer(int fd) {
   dispatch(fd, hash);
 }
 
-void Dispatcher::dispatch(int fd, uint64_t hash) {
+void Dispatcher::dispatch(int fd, uint64_t hash, const ChannelPeerRecord& peer) {
   const int index = config_.sid_least_loaded
                         ? least_loaded_worker()
                         : route_worker(hash, effective_live_.get(), starting_.get(), channels_.size());
-  if (index != kWaitForWorker) return enqueue(static_cast<size_t>(index), fd, hash);
+  if (index != kWaitForWorker) return enqueue(static_cast<size_t>(index), fd, hash, peer);
   if (waiting_.size() >= config_.queue_limit) {
     reject(fd, Rejection::QueueFull, 503, "No worker is available");
     return;
   }
-  waiting_.push_back({fd, hash});
+  waiting_.push_back({fd, hash, peer});
 }
 
 int Dispatcher::least_loaded_worker() {
@@ -472,7 +557,7 @@ void Dispatcher::set_load(size_t index, uint64_t open) {
   routed_at_report_[index] = routed_[index];
 }
 
-void Dispatcher::enqueue(size_t index, int fd, uint64_t hash) {
+void Dispatcher::enqueue(size_t index, int fd, uint64_t hash, const ChannelPeerRecord& peer) {
   Channel& channel = channels_[index];
   // A channel that takes messages empties its queue at the end of this
   // wake-up; only a full one makes connections wait, up to queueLimit.
@@ -480,7 +565,7 @@ void Dispatcher::enqueue(size_t index, int fd, uint64_t hash) {
     reject(fd, Rejection::QueueFull, 503, "No worker is available");
     return;
   }
-  channel.queue.push_back({fd, hash});
+  channel.queue.push_back({fd, hash, peer});
 }
 
 void Dispatcher::flush_all() {
@@ -499,15 +584,19 @@ void Dispatcher::flush_all() {
 bool Dispatcher::flush(size_t index) {
   Channel& channel = channels_[index];
   int fds[kMaxFdsPerMessage];
+  ChannelPeerRecord peers[kMaxFdsPerMessage];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)];
   while (!channel.queue.empty()) {
     const size_t count = std::min(channel.queue.size(), kMaxFdsPerMessage);
-    for (size_t i = 0; i < count; ++i) fds[i] = channel.queue[i].fd;
+    for (size_t i = 0; i < count; ++i) {
+      fds[i] = channel.queue[i].fd;
+      peers[i] = channel.queue[i].peer;
+    }
     ChannelBatchHeader header{kChannelFormat, static_cast<uint32_t>(count)};
-    iovec payload{&header, sizeof header};
+    iovec payload[2] = {{&header, sizeof header}, {peers, sizeof(ChannelPeerRecord) * count}};
     msghdr message{};
-    message.msg_iov = &payload;
-    message.msg_iovlen = 1;
+    message.msg_iov = payload;
+    message.msg_iovlen = 2;
     message.msg_control = control;
     message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
     cmsghdr* rights = CMSG_FIRSTHDR(&message);
@@ -578,13 +667,13 @@ void Dispatcher::drop_replacement(size_t index) {
 void Dispatcher::reroute_queue(size_t index) {
   std::deque<Queued> moved;
   moved.swap(channels_[index].queue);
-  for (const Queued& queued : moved) dispatch(queued.fd, queued.hash);
+  for (const Queued& queued : moved) dispatch(queued.fd, queued.hash, queued.peer);
 }
 
 void Dispatcher::rebalance() {
   std::deque<Queued> waiting;
   waiting.swap(waiting_);
-  for (const Queued& queued : waiting) dispatch(queued.fd, queued.hash);
+  for (const Queued& queued : waiting) dispatch(queued.fd, queued.hash, queued.peer);
 }
 
 void Dispatcher::close_channel(Channel& channel) {
@@ -640,9 +729,7 @@ void Dispatcher::sweep_timeouts() {
     const bool current = watch_serial_[oldest.fd] == oldest.serial;
     if (current && oldest.deadline_ms > now) break;
     if (current) {
-      peeker_->unwatch(oldest.fd);
-      watch_serial_[oldest.fd] = 0;
-      --watched_;
+      unwatch_head(oldest.fd);
       drop(oldest.fd, Rejection::HeadTimeout);
     }
     deadlines_.pop_front();

@@ -1,7 +1,8 @@
 // The primary's native data path (transport 'channel'): accepts on its own
 // listening socket, routes each connection by client address or forwarded
 // header, and passes the descriptors to their workers in batches over private
-// SOCK_SEQPACKET channels (SCM_RIGHTS). No JavaScript runs per connection.
+// SOCK_SEQPACKET channels (SCM_RIGHTS), each with the client a PROXY protocol
+// header named, if any. No JavaScript runs per connection.
 // Plain C++: the N-API glue in binding.cc drives on_ready() from one uv_poll_t
 // on event_fd(). Linux only (epoll, timerfd, accept4).
 #ifndef STICKY_DISPATCHER_H
@@ -37,15 +38,28 @@ int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t w
 #include <vector>
 
 #include "peeker.h"
+#include "proxy_header.h"
 
 namespace sticky {
 
-// The order of DispatcherCounters.rejected in src/primitives.ts.
-enum class Rejection { MissingHeader, InvalidHeader, HeadTooLarge, HeadTimeout, ClosedEarly, QueueFull };
-constexpr size_t kRejectionCount = 6;
+// The order of RejectReason in src/routing/index.ts (and of emptyRejections).
+enum class Rejection {
+  MissingHeader,
+  InvalidHeader,
+  HeadTooLarge,
+  HeadTimeout,
+  ClosedEarly,
+  QueueFull,
+  MalformedProxy,
+  UntrustedProxy,
+};
+constexpr size_t kRejectionCount = 8;
 
 struct DispatcherConfig {
   bool route_by_header = false;
+  // Routing 'proxy-protocol' (src/routing/proxy-protocol.ts): a PROXY v1/v2
+  // header from a peer in trusted_proxies is consumed and its source routes.
+  bool route_by_proxy_header = false;
   // Routing 'sid': a valid Engine.IO session id (native/sid.h, keyed with
   // sid_key) names the worker; requests without one go by peer address, or to
   // the least-loaded live worker with sid_least_loaded.
@@ -57,7 +71,7 @@ struct DispatcherConfig {
   bool ignore_missing_header = false;
   HeaderFormat header_format = HeaderFormat::List;
   AddressPick address_pick = AddressPick::Leftmost;
-  CidrSet trusted_proxies;  // for AddressPick::RightmostUntrusted
+  CidrSet trusted_proxies;  // for AddressPick::RightmostUntrusted and PROXY headers
   size_t head_limit = 16384;
   uint32_t head_timeout_ms = 10000;
   size_t workers = 1;
@@ -71,14 +85,23 @@ struct BoundAddress {
   int port = 0;
 };
 
-// One message on a channel: a fixed header, then (in a later format) one
-// record per descriptor. The receiver reads the descriptors from SCM_RIGHTS
-// and may ignore the payload it does not know.
+// One message on a channel: a fixed header, then one ChannelPeerRecord per
+// descriptor, in the order of the descriptors in SCM_RIGHTS.
 struct ChannelBatchHeader {
   uint32_t version;  // kChannelFormat
   uint32_t count;    // descriptors carried in SCM_RIGHTS
 };
-constexpr uint32_t kChannelFormat = 1;
+constexpr uint32_t kChannelFormat = 2;
+
+// The client a PROXY header named, which the worker's socket reports as its
+// remote end instead of the proxy's address.
+struct ChannelPeerRecord {
+  uint8_t address[16];  // canonical: IPv4 as ::ffff:a.b.c.d
+  uint16_t port;        // host order: both ends are on one machine
+  uint8_t family;       // 4 or 6; 0: none, the socket keeps its own peer
+  uint8_t padding;
+};
+static_assert(sizeof(ChannelPeerRecord) == 20, "the channel's record layout");
 // SCM_MAX_FD in the kernel: more descriptors in one message fail with EINVAL.
 constexpr size_t kMaxFdsPerMessage = 253;
 
@@ -125,6 +148,7 @@ class Dispatcher {
   struct Queued {
     int fd;
     uint64_t hash;
+    ChannelPeerRecord peer;
   };
   struct Channel {
     int fd = -1;           // the primary's end
@@ -141,16 +165,25 @@ class Dispatcher {
   static void OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t* address);
 
   void accept_batch();
+  // Head mode: watches an accepted socket (edge-triggered) until its head decides.
+  int watch_head(int fd);
+  void unwatch_head(int fd);
+  // Routing 'proxy-protocol': one readiness of a watched socket.
+  void proxy_ready(int fd, uint32_t events);
+  void proxy_decided(int fd, const ProxyScan& scan);
+  // Reads and discards the `length` header bytes already peeked at.
+  bool consume(int fd, size_t length);
   void peeked(int fd, PeekOutcome outcome, const uint8_t* address);
   // Decides as src/routing/sid.ts does; `worker` as PeekReport has it.
   void session_peeked(int fd, PeekOutcome outcome, const uint8_t* worker);
+  bool peer_address(int fd, uint8_t address[16]);
   bool peer_hash(int fd, uint64_t* hash);
   void route_by_peer(int fd);
   // The live worker with the least load, the first after the last one
   // picked among equals; kWaitForWorker when none is live.
   int least_loaded_worker();
-  void dispatch(int fd, uint64_t hash);
-  void enqueue(size_t index, int fd, uint64_t hash);
+  void dispatch(int fd, uint64_t hash, const ChannelPeerRecord& peer = {});
+  void enqueue(size_t index, int fd, uint64_t hash, const ChannelPeerRecord& peer = {});
   void flush_all();
   // False when the channel was lost while sending.
   bool flush(size_t index);
@@ -186,7 +219,10 @@ class Dispatcher {
   std::unique_ptr<bool[]> effective_live_;     // live_ and a channel open
   std::unique_ptr<bool[]> starting_;
   std::deque<Queued> waiting_;  // no worker to take them yet
-  // Header mode: sockets being peeked at, oldest first, for the head timeout.
+  // Routing 'proxy-protocol': the peek buffer, large enough for any header
+  // scan_proxy_header accepts, so a full buffer always decides.
+  uint8_t proxy_buffer_[kProxyV2MaxLength];
+  // Head mode: sockets being peeked at, oldest first, for the head timeout.
   std::deque<Watched> deadlines_;
   std::vector<uint32_t> watch_serial_;  // by fd; 0 when not watched
   uint32_t next_serial_ = 1;

@@ -1,6 +1,8 @@
 // The shape both the native addon and src/fallback/ provide
 // (docs/internals.md "Primitives").
 
+import type { RejectReason } from './routing/index';
+
 export type HeadStatus = 'need-more' | 'found' | 'missing' | 'invalid' | 'not-http' | 'too-large';
 
 export interface HeadScan {
@@ -116,7 +118,7 @@ export interface Steering {
 
 /** Routing and back-pressure settings of the native dispatcher. */
 export interface DispatcherOptions {
-  routing: 'ip' | 'header' | 'sid';
+  routing: 'ip' | 'header' | 'sid' | 'proxy-protocol';
   /** sid: the 16-byte key of the session ids' tags. */
   sidKey?: Buffer;
   /** sid: where a request without a valid session id goes. */
@@ -127,6 +129,8 @@ export interface DispatcherOptions {
   ignoreMissingHeader: boolean;
   /** How the header lists addresses and which one is the client; the trust list is parsed once. */
   headRules?: HeadRules;
+  /** proxy-protocol: addresses or CIDR ranges of the peers whose PROXY headers are believed. */
+  trustedProxies?: readonly string[];
   headLimit: number;
   headTimeout: number;
   workers: number;
@@ -137,7 +141,7 @@ export interface DispatcherOptions {
 
 export interface DispatcherCounters {
   routed: number[];
-  rejected: Record<'missing-header' | 'invalid-header' | 'head-too-large' | 'head-timeout' | 'closed-early' | 'queue-full', number>;
+  rejected: Record<RejectReason, number>;
   /** Connections accepted and not yet handed over (peeking, or queued for a channel). */
   pending: number;
 }
@@ -159,11 +163,20 @@ export interface DispatcherClass {
   new (options: DispatcherOptions): Dispatcher;
 }
 
+/** The client a PROXY header named, as the channel carries it with its descriptor. */
+export interface ChannelPeer {
+  /** Canonical 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+  address: Buffer;
+  port: number;
+  family: 4 | 6;
+}
+
 /** The worker's end of a channel: calls `onSockets` with each batch of received descriptors. */
 export interface ChannelReceiver {
   close(): void;
 }
 
 export interface ChannelReceiverClass {
-  new (fd: number, onSockets: (fds: number[]) => void): ChannelReceiver;
+  /** `peers[i]` belongs to `fds[i]` (null: the socket's own peer); `peers` is null when none of the batch has one. */
+  new (fd: number, onSockets: (fds: number[], peers: (ChannelPeer | null)[] | null) => void): ChannelReceiver;
 }

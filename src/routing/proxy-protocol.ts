@@ -72,10 +72,14 @@ function decideOn(scan: ProxyScan, trusted: boolean, peer: Buffer, head: Buffer)
 }
 
 function proxiedPeer(scan: ProxyScan): ProxiedPeer {
-  const source = scan.source!;
-  return scan.family === 4
-    ? { address: source.subarray(12).join('.'), port: scan.sourcePort, family: 'IPv4' }
-    : { address: ipv6Text(source), port: scan.sourcePort, family: 'IPv6' };
+  return proxiedPeerOf(scan.source!, scan.sourcePort, scan.family as 4 | 6);
+}
+
+/** The header's source as the worker's socket reports it: over IPC and over the native channel alike. */
+export function proxiedPeerOf(source: Buffer, port: number, family: 4 | 6): ProxiedPeer {
+  return family === 4
+    ? { address: source.subarray(12).join('.'), port, family: 'IPv4' }
+    : { address: ipv6Text(source), port, family: 'IPv6' };
 }
 
 /** RFC 5952 text, as Node reports an IPv6 remoteAddress (IPv4-mapped with a dotted tail). */

@@ -5,12 +5,12 @@ import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { Dispatcher } from '../primitives';
-import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
+import { type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
 import { followLoadReports } from './load';
 
 /**
- * The native channel: the addon's Dispatcher accepts, routes (by peer address
- * or forwarded header, as IpcTransport does) and passes descriptors to each
+ * The native channel: the addon's Dispatcher accepts, routes (by peer address,
+ * forwarded header, session id or PROXY header, as IpcTransport does) and passes descriptors to each
  * worker in batches over a private socketpair. No JavaScript runs per
  * connection; this class only carries the workers' states and the counters.
  */
@@ -24,13 +24,13 @@ export class ChannelTransport implements Transport {
   constructor(config: BalancerConfig, private readonly workers: WorkerView) {
     const { Dispatcher } = primitives;
     if (!Dispatcher) throw new Error(`sticky-native: transport 'channel' needs the native addon on Linux (core: ${primitives.kind})`);
-    if (config.routing === 'proxy-protocol') throw new Error("sticky-native: routing 'proxy-protocol' runs over transport 'ipc'");
     this.dispatcher = new Dispatcher({
       routing: config.routing,
       headerLower: config.headerLower,
       header: config.header,
       ignoreMissingHeader: config.ignoreMissingHeader,
       headRules: config.headRules,
+      trustedProxies: config.trustedProxies,
       ...(config.sidKey ? { sidKey: config.sidKey, sidFallback: config.sidFallback } : {}),
       headLimit: config.headLimit,
       headTimeout: config.headTimeout,
@@ -83,9 +83,7 @@ export class ChannelTransport implements Transport {
   }
 
   counters(): TransportCounters {
-    const counters = this.dispatcher.counters();
-    // The dispatcher reads no PROXY headers, so it has no such rejections.
-    return { ...counters, rejected: { ...emptyRejections(), ...counters.rejected } };
+    return this.dispatcher.counters();
   }
 
   async close(): Promise<void> {

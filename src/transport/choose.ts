@@ -23,13 +23,6 @@ export function chooseTransport(config: BalancerConfig, hasOwnServer: boolean): 
     return 'ipc';
   }
   const { steering, Dispatcher } = primitives;
-  // The dispatcher does not read PROXY headers yet: that routing runs over IPC.
-  if (config.routing === 'proxy-protocol') {
-    if (wanted === 'kernel' || wanted === 'channel') {
-      throw new Error(`sticky-native: routing 'proxy-protocol' runs over transport 'ipc' (not '${wanted}')`);
-    }
-    return 'ipc';
-  }
   if (wanted === 'auto') {
     if (config.routing === 'ip' && steering?.available()) return 'kernel';
     return Dispatcher ? 'channel' : 'ipc';
