@@ -1,16 +1,36 @@
 import type net from 'node:net';
 
+type ReadingHandle = { reading?: boolean; readStop?: () => number } | null | undefined;
+
+function handleOf(socket: net.Socket): ReadingHandle {
+  return (socket as unknown as { _handle?: ReadingHandle })._handle;
+}
+
 /**
- * Stops the socket's handle from reading any further. `pause()` alone would not:
- * libuv keeps reading into the stream's buffer (or, once an http.Server has
- * consumed the handle, straight into its parser). `resume()` starts it again.
- * Mirrors what net.Socket#pause does for sockets made with the `onread` option.
+ * Stops the socket's handle from reading until `resume()`. `pause()` alone
+ * would not: libuv keeps reading into the stream's buffer (or, once an
+ * http.Server has consumed the handle, straight into its parser). Mirrors what
+ * net.Socket#pause does for sockets made with the `onread` option.
  */
 export function stopReading(socket: net.Socket): void {
   socket.pause();
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  const handle = handleOf(socket);
   if (handle?.reading && handle.readStop) {
     handle.reading = false;
     handle.readStop();
   }
+}
+
+/**
+ * Stops the socket's handle from reading for good, in the primary, once its
+ * first bytes are decided and it waits to be handed to a worker. Unlike
+ * stopReading, the handle keeps its `reading` mark: Node's stream machinery
+ * calls _read again on its next tick (maybeReadMore), which would start the
+ * handle reading a handle marked idle, and bytes that arrive before the
+ * hand-off would be read here and lost to the worker.
+ */
+export function holdForHandOff(socket: net.Socket): void {
+  socket.pause();
+  const handle = handleOf(socket);
+  if (handle?.reading && handle.readStop) handle.readStop();
 }

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { primitives } from '../binding';
 import type { HeadRules, PeekOutcome } from '../primitives';
-import { stopReading } from '../stop-reading';
+import { holdForHandOff } from '../stop-reading';
 import type { HeadCallback, HeadReader } from './head-reader';
 
 /**
@@ -22,7 +22,7 @@ export class FirstChunkHeadReader implements HeadReader {
     let head: Buffer | null = null;
     const finish = (outcome: PeekOutcome, address: Buffer | null) => {
       detach();
-      stopReading(socket);
+      holdForHandOff(socket);
       done(outcome, address, head);
     };
     const onData = (chunk: Buffer) => {
@@ -38,7 +38,7 @@ export class FirstChunkHeadReader implements HeadReader {
     };
     this.cancels.set(socket, () => {
       detach();
-      stopReading(socket);
+      holdForHandOff(socket);
     });
     socket.on('data', onData).on('end', onEnd).on('error', onError);
     socket.resume();

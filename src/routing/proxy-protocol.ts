@@ -3,7 +3,7 @@ import { primitives } from '../binding';
 import { cidrContains } from '../fallback/cidr';
 import type { BalancerConfig } from '../options';
 import type { ProxyScan } from '../primitives';
-import { stopReading } from '../stop-reading';
+import { holdForHandOff } from '../stop-reading';
 import type { Decision, ProxiedPeer, RoutingKey } from './index';
 import { peerAddress } from './ip';
 
@@ -34,7 +34,7 @@ export class ProxyProtocolRouting implements RoutingKey {
       this.cancels.delete(detach);
       clearTimeout(timer);
       socket.off('data', onData).off('end', onGone).off('error', onGone);
-      stopReading(socket);
+      holdForHandOff(socket);
     };
     const finish = (decision: Decision) => {
       detach();

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { SidScan } from '../primitives';
-import { stopReading } from '../stop-reading';
+import { holdForHandOff } from '../stop-reading';
 import type { Decision, RoutingKey } from './index';
 import { peerAddress } from './ip';
 
@@ -26,7 +26,7 @@ export class SidRouting implements RoutingKey {
     let head: Buffer | null = null;
     const finish = (decision: Decision) => {
       detach();
-      stopReading(socket);
+      holdForHandOff(socket);
       done(decision);
     };
     const onData = (chunk: Buffer) => {
@@ -43,7 +43,7 @@ export class SidRouting implements RoutingKey {
     };
     const cancel = () => {
       detach();
-      stopReading(socket);
+      holdForHandOff(socket);
     };
     this.cancels.add(cancel);
     socket.on('data', onData).on('end', onEnd).on('error', onEnd);
