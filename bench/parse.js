@@ -174,7 +174,7 @@ function median(values) {
 /** Compiles and runs bench/parse_native.cc on HEAD; null (with a reason in problems) if it cannot. */
 function plainCpp(problems) {
   const root = path.join(__dirname, '..');
-  const sources = ['http_head.cc', 'address.cc', 'siphash.cc'].map((f) => path.join(root, 'native', f));
+  const sources = ['http_head.cc', 'address.cc', 'siphash.cc', 'cidr.cc'].map((f) => path.join(root, 'native', f));
   const harness = path.join(__dirname, 'parse_native.cc');
   const binary = path.join(__dirname, '.build', 'parse_native');
   let dir;

@@ -20,6 +20,9 @@
 
 namespace {
 
+// The seed's rules: the leftmost address of the first matching line.
+const sticky::HeadRules kRules{};
+
 volatile uint64_t g_sink;
 
 template <typename F>
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
   uint8_t key[16];
   for (int i = 0; i < 16; i++) key[i] = static_cast<uint8_t>(i * 37 + 11);
 
-  sticky::HeadScan first = sticky::scan_head(head.data(), head.size(), header, header_len, limit);
+  sticky::HeadScan first = sticky::scan_head(head.data(), head.size(), header, header_len, limit, kRules);
   if (first.status != sticky::HeadStatus::Found) {
     std::fprintf(stderr, "scan_head did not find %s in the head\n", header);
     return 1;
@@ -87,12 +90,12 @@ int main(int argc, char** argv) {
   const uint8_t* volatile head_ptr = head.data();
   const uint8_t* volatile address_ptr = address;
   double scan = median_ns([&] {
-    sticky::HeadScan s = sticky::scan_head(head_ptr, len, header, header_len, limit);
+    sticky::HeadScan s = sticky::scan_head(head_ptr, len, header, header_len, limit, kRules);
     return static_cast<uint64_t>(s.address[15]) + static_cast<uint64_t>(s.status);
   }, runs, batch_ms);
   double hash = median_ns([&] { return sticky::siphash24(key, address_ptr, 16); }, runs, batch_ms);
   double both = median_ns([&] {
-    sticky::HeadScan s = sticky::scan_head(head_ptr, len, header, header_len, limit);
+    sticky::HeadScan s = sticky::scan_head(head_ptr, len, header, header_len, limit, kRules);
     return sticky::siphash24(key, s.address, 16);
   }, runs, batch_ms);
   std::printf("{\"scan_head\":%.1f,\"siphash24\":%.1f,\"both\":%.1f}\n", scan, hash, both);
