@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import { primitives } from '../binding';
 import type { HeadRules, PeekOutcome } from '../primitives';
-import { holdForHandOff } from '../stop-reading';
 import type { HeadCallback, HeadReader } from './head-reader';
+import { readUntilDecided } from './read-head';
 
 /**
  * Fallback reader for when the addon is missing: it cannot peek, so it reads
@@ -19,29 +19,16 @@ export class FirstChunkHeadReader implements HeadReader {
   ) {}
 
   read(socket: net.Socket, done: HeadCallback): void {
-    let head: Buffer | null = null;
-    const finish = (outcome: PeekOutcome, address: Buffer | null) => {
-      detach();
-      holdForHandOff(socket);
-      done(outcome, address, head);
+    const scan = (head: Buffer) => {
+      const result = primitives.scanHead(head, this.headerLower, this.limit, this.rules);
+      return result.status === 'need-more' ? null : result;
     };
-    const onData = (chunk: Buffer) => {
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      const scan = primitives.scanHead(head, this.headerLower, this.limit, this.rules);
-      if (scan.status !== 'need-more') finish(scan.status, scan.address);
-    };
-    const onEnd = () => finish('closed', null);
-    const onError = () => finish('error', null);
-    const detach = () => {
+    const cancel = readUntilDecided(socket, scan, null, (end) => {
       this.cancels.delete(socket);
-      socket.off('data', onData).off('end', onEnd).off('error', onError);
-    };
-    this.cancels.set(socket, () => {
-      detach();
-      holdForHandOff(socket);
+      if (end.decided) done(end.decided.status as PeekOutcome, end.decided.address, end.head);
+      else done('closed', null, end.head);
     });
-    socket.on('data', onData).on('end', onEnd).on('error', onError);
-    socket.resume();
+    this.cancels.set(socket, cancel);
   }
 
   cancel(socket: net.Socket): void {

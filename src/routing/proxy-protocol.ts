@@ -3,9 +3,9 @@ import { primitives } from '../binding';
 import { cidrContains } from '../fallback/cidr';
 import type { BalancerConfig } from '../options';
 import type { ProxyScan } from '../primitives';
-import { holdForHandOff } from '../stop-reading';
 import type { Decision, ProxiedPeer, RoutingKey } from './index';
 import { peerAddress } from './ip';
+import { readUntilDecided } from './read-head';
 
 /**
  * Routes by the client address in a PROXY protocol v1/v2 header sent by a
@@ -21,7 +21,7 @@ import { peerAddress } from './ip';
  */
 export class ProxyProtocolRouting implements RoutingKey {
   /** Reads in progress, stopped by close() without an answer. */
-  private readonly cancels = new Set<() => void>();
+  private readonly reads = new Set<() => void>();
 
   constructor(private readonly config: BalancerConfig) {}
 
@@ -29,31 +29,19 @@ export class ProxyProtocolRouting implements RoutingKey {
     const peer = peerAddress(socket);
     if (!peer) return done({ action: 'drop', reason: 'closed-early' });
     const trusted = cidrContains(this.config.trusted, peer);
-    let head: Buffer | null = null;
-    const detach = () => {
-      this.cancels.delete(detach);
-      clearTimeout(timer);
-      socket.off('data', onData).off('end', onGone).off('error', onGone);
-      holdForHandOff(socket);
+    const scan = (head: Buffer) => {
+      const result = primitives.scanProxyHeader(head);
+      return result.status === 'need-more' ? null : result;
     };
-    const finish = (decision: Decision) => {
-      detach();
-      done(decision);
-    };
-    const timer = setTimeout(() => finish({ action: 'drop', reason: 'head-timeout' }), this.config.headTimeout);
-    const onData = (chunk: Buffer) => {
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      const scan = primitives.scanProxyHeader(head);
-      if (scan.status !== 'need-more') finish(decideOn(scan, trusted, peer, head));
-    };
-    const onGone = () => finish({ action: 'drop', reason: 'closed-early' });
-    this.cancels.add(detach);
-    socket.on('data', onData).on('end', onGone).on('error', onGone);
-    socket.resume();
+    const stop = readUntilDecided(socket, scan, this.config.headTimeout, (end) => {
+      this.reads.delete(stop);
+      done(end.decided ? decideOn(end.decided, trusted, peer, end.head) : { action: 'drop', reason: end.reason });
+    });
+    this.reads.add(stop);
   }
 
   close(): void {
-    for (const detach of [...this.cancels]) detach();
+    for (const stop of [...this.reads]) stop();
   }
 }
 

@@ -2,9 +2,9 @@ import type net from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { SidScan } from '../primitives';
-import { holdForHandOff } from '../stop-reading';
 import type { Decision, RoutingKey } from './index';
 import { peerAddress } from './ip';
+import { readUntilDecided } from './read-head';
 
 /**
  * Routing 'sid' without the native channel: reads the first chunks of the
@@ -15,7 +15,8 @@ import { peerAddress } from './ip';
  * handshake, by the transport's sidFallback.
  */
 export class SidRouting implements RoutingKey {
-  private readonly cancels = new Set<() => void>();
+  /** Reads in progress, stopped by close() without an answer. */
+  private readonly reads = new Set<() => void>();
 
   constructor(private readonly config: BalancerConfig) {
     if (!config.sidKey) throw new Error('sticky-native: routing sid needs its key');
@@ -23,35 +24,19 @@ export class SidRouting implements RoutingKey {
 
   decide(socket: net.Socket, done: (decision: Decision) => void): void {
     const { sidKey, workers, headLimit, headTimeout } = this.config;
-    let head: Buffer | null = null;
-    const finish = (decision: Decision) => {
-      detach();
-      holdForHandOff(socket);
-      done(decision);
+    const scan = (head: Buffer) => {
+      const result = primitives.scanSid(head, sidKey!, workers, headLimit);
+      return result.status === 'need-more' ? null : result;
     };
-    const onData = (chunk: Buffer) => {
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      const scan = primitives.scanSid(head, sidKey!, workers, headLimit);
-      if (scan.status !== 'need-more') finish(this.interpret(socket, scan, head));
-    };
-    const onEnd = () => finish({ action: 'drop', reason: 'closed-early' });
-    const timer = setTimeout(() => finish({ action: 'drop', reason: 'head-timeout' }), headTimeout);
-    const detach = () => {
-      clearTimeout(timer);
-      this.cancels.delete(cancel);
-      socket.off('data', onData).off('end', onEnd).off('error', onEnd);
-    };
-    const cancel = () => {
-      detach();
-      holdForHandOff(socket);
-    };
-    this.cancels.add(cancel);
-    socket.on('data', onData).on('end', onEnd).on('error', onEnd);
-    socket.resume();
+    const stop = readUntilDecided(socket, scan, headTimeout, (end) => {
+      this.reads.delete(stop);
+      done(end.decided ? this.interpret(socket, end.decided, end.head) : { action: 'drop', reason: end.reason });
+    });
+    this.reads.add(stop);
   }
 
   close(): void {
-    for (const cancel of [...this.cancels]) cancel();
+    for (const stop of [...this.reads]) stop();
   }
 
   private interpret(socket: net.Socket, scan: SidScan, head: Buffer): Decision {
