@@ -284,6 +284,37 @@ bool read_fd(const Napi::CallbackInfo& info, const char* method, int* fd) {
   return true;
 }
 
+// Polls `fd` for `events` on Node's loop with `owner` as the handle's data.
+// Returns the handle, or nullptr once a JS error naming `owner_name` is thrown.
+uv_poll_t* start_poll(Napi::Env env, int fd, int events, uv_poll_cb callback, void* owner,
+                      const std::string& owner_name) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    Napi::Error::New(env, owner_name + ": no event loop").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  auto* poll = new uv_poll_t;
+  const int poll_error = uv_poll_init(loop, poll, fd);
+  if (poll_error != 0) {
+    delete poll;  // uv_poll_init registers nothing when it fails
+    throw_system_error(env, (owner_name + ": cannot poll its descriptor").c_str(), -poll_error);
+    return nullptr;
+  }
+  poll->data = owner;
+  uv_poll_start(poll, events, callback);
+  return poll;
+}
+
+// Stops polling and frees the handle once libuv is done with it; idempotent.
+// Call it before closing the polled descriptor.
+void close_poll(uv_poll_t*& poll) {
+  if (poll == nullptr) return;
+  poll->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(poll),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  poll = nullptr;
+}
+
 // new HeadPeeker(headerLower, limit, onResult, rules?): a sticky::Peeker whose event
 // queue is watched by one unref'd uv_poll_t, so it never keeps the process up.
 class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
@@ -322,21 +353,8 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
       throw_system_error(env, "HeadPeeker: cannot create its event queue", peeker_->open_error());
       return;
     }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      Napi::Error::New(env, "HeadPeeker: no event loop").ThrowAsJavaScriptException();
-      return;
-    }
-    auto* poll = new uv_poll_t;
-    const int poll_error = uv_poll_init(loop, poll, peeker_->event_fd());
-    if (poll_error != 0) {
-      delete poll;  // uv_poll_init registers nothing when it fails
-      throw_system_error(env, "HeadPeeker: cannot poll its event queue", -poll_error);
-      return;
-    }
-    poll->data = this;
-    poll_ = poll;
-    uv_poll_start(poll_, UV_READABLE, OnReadable);
+    poll_ = start_poll(env, peeker_->event_fd(), UV_READABLE, OnReadable, this, "HeadPeeker");
+    if (poll_ == nullptr) return;
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     on_result_ = Napi::Persistent(info[2].As<Napi::Function>());
     napi_add_env_cleanup_hook(env, OnEnvTeardown, this);
@@ -372,12 +390,7 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
 
   // Idempotent. Safe from a result callback: the drain in progress stops.
   void Shutdown() {
-    if (poll_ != nullptr) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-      poll_ = nullptr;
-    }
+    close_poll(poll_);
     // After uv_close: libuv must stop polling a descriptor before it is closed.
     if (peeker_) peeker_->close();
     if (cleanup_hook_) {
@@ -689,21 +702,8 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
       throw_system_error(env, "Dispatcher: cannot create its event set", dispatcher_->open_error());
       return;
     }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      Napi::Error::New(env, "Dispatcher: no event loop").ThrowAsJavaScriptException();
-      return;
-    }
-    auto* poll = new uv_poll_t;
-    const int poll_error = uv_poll_init(loop, poll, dispatcher_->event_fd());
-    if (poll_error != 0) {
-      delete poll;  // uv_poll_init registers nothing when it fails
-      throw_system_error(env, "Dispatcher: cannot poll its event set", -poll_error);
-      return;
-    }
-    poll->data = this;
-    poll_ = poll;
-    uv_poll_start(poll_, UV_READABLE, OnReadable);
+    poll_ = start_poll(env, dispatcher_->event_fd(), UV_READABLE, OnReadable, this, "Dispatcher");
+    if (poll_ == nullptr) return;
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
     napi_add_env_cleanup_hook(env, OnEnvTeardown, this);
     cleanup_hook_ = true;
@@ -821,12 +821,7 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
 
   // Idempotent. Counters stay readable afterwards.
   void Shutdown() {
-    if (poll_ != nullptr) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-      poll_ = nullptr;
-    }
+    close_poll(poll_);
     // After uv_close: libuv must stop polling a descriptor before it is closed.
     if (dispatcher_) dispatcher_->close();
     if (cleanup_hook_) {
@@ -879,21 +874,8 @@ class NativeChannelReceiver : public Napi::ObjectWrap<NativeChannelReceiver> {
       throw_system_error(env, "ChannelReceiver: cannot use its descriptor", receiver_->open_error());
       return;
     }
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      Napi::Error::New(env, "ChannelReceiver: no event loop").ThrowAsJavaScriptException();
-      return;
-    }
-    auto* poll = new uv_poll_t;
-    const int poll_error = uv_poll_init(loop, poll, fd);
-    if (poll_error != 0) {
-      delete poll;
-      throw_system_error(env, "ChannelReceiver: cannot poll its descriptor", -poll_error);
-      return;
-    }
-    poll->data = this;
-    poll_ = poll;
-    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, OnReadable);
+    poll_ = start_poll(env, fd, UV_READABLE | UV_DISCONNECT, OnReadable, this, "ChannelReceiver");
+    if (poll_ == nullptr) return;
     on_sockets_ = Napi::Persistent(info[1].As<Napi::Function>());
     // Held while polling, so the receiver lives as long as its channel.
     self_ = Napi::Persistent(info.This().As<Napi::Object>());
@@ -948,12 +930,7 @@ class NativeChannelReceiver : public Napi::ObjectWrap<NativeChannelReceiver> {
   static constexpr int kCloseRounds = 64;
 
   void Shutdown() {
-    if (poll_ != nullptr) {
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-      poll_ = nullptr;
-    }
+    close_poll(poll_);
     if (receiver_) receiver_->close();
     if (cleanup_hook_) {
       napi_remove_env_cleanup_hook(Env(), OnEnvTeardown, this);
