@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ownWorker, pick, routeWorker, workerScore } from '../src/pick';
 import { REPO_ROOT } from './helpers/harness';
 import { referenceRoute, referenceScore } from './helpers/rendezvous';
+import { prng } from './helpers/primitives';
 
 interface PickVector { note?: string; hash: string; live: boolean[]; starting: boolean[]; expected: number | 'wait' }
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, 'vectors', 'pick.json'), 'utf8')) as PickVector[];
@@ -25,16 +26,6 @@ const tsRoute = (hash: bigint, live: boolean[], starting: boolean[]): number | '
   return index < 0 ? 'wait' : index;
 };
 
-// Seeded, so every run sees the same cases.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random64 = (random: () => number): bigint =>
   (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
 

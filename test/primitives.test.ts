@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadNative } from '../src/binding';
 import { fallback } from '../src/fallback';
 import { ownWorker, workerScore } from '../src/pick';
 import type { AddressPick, HeaderFormat, HeadRules, HeadScan, Primitives } from '../src/primitives';
+import { prng, tryLoadNative } from './helpers/primitives';
 
 const vectorsDir = path.join(__dirname, 'vectors');
 const readVectors = (file: string) => JSON.parse(readFileSync(path.join(vectorsDir, file), 'utf8'));
@@ -51,30 +51,11 @@ const rulesOf = (v: HeadVector): HeadRules => {
   return rules;
 };
 
-function tryLoadNative(): Primitives | null {
-  try {
-    return loadNative();
-  } catch {
-    return null;
-  }
-}
-
 const native = tryLoadNative();
 const implementations: Primitives[] = native ? [native, fallback] : [fallback];
 // The implementation this project is about: the one the spread is measured with.
 const primary = process.env.STICKY_NATIVE === 'fallback' || !native ? fallback : native;
 
-// A small seeded PRNG (mulberry32) so that every run sees the same "random" input.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // An integer in 0..n-1.
 function int(random: () => number, n: number): number {

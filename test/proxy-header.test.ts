@@ -1,13 +1,13 @@
 // scanProxyHeader against the shared vectors: the TS twin always; the native
-// one once the addon exports it, and then the two against each other on every
+// one where the addon is built, and then the two against each other on every
 // prefix and on seeded mutations.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadNative } from '../src/binding';
 import { PROXY_V1_MAX_LENGTH, PROXY_V2_MAX_LENGTH, scanProxyHeader } from '../src/fallback/proxy-header';
 import type { ProxyScan } from '../src/primitives';
+import { prng, tryLoadNative } from './helpers/primitives';
 
 interface ProxyVector {
   name: string;
@@ -42,27 +42,6 @@ const expected = (v: ProxyVector) => ({
 });
 
 type Scan = (buf: Buffer) => ProxyScan;
-
-// The addon's export, once binding.cc has it (docs/internals.md "Primitives").
-function nativeScan(): Scan | null {
-  try {
-    return (loadNative() as { scanProxyHeader?: Scan }).scanProxyHeader ?? null;
-  } catch {
-    return null;
-  }
-}
-
-// A small seeded PRNG (mulberry32) so that every run sees the same "random" input.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (random: () => number, n: number) => Math.floor(random() * n);
 
@@ -130,7 +109,7 @@ describe('fallback scanProxyHeader', () => {
   checkAll(scanProxyHeader);
 });
 
-const native = nativeScan();
+const native: Scan | null = tryLoadNative()?.scanProxyHeader ?? null;
 
 // Runs once binding.cc exports scanProxyHeader (primitives.scanProxyHeader).
 describe.skipIf(native === null)('native scanProxyHeader', () => {

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadNative } from '../src/binding';
 import { fallback } from '../src/fallback';
 import type { Primitives } from '../src/primitives';
 import { mintSessionId } from '../src/session-id';
+import { prng, tryLoadNative } from './helpers/primitives';
 
 interface SidVector { name: string; text: string; workers?: number; limit?: number; status: string; worker: number }
 const file = JSON.parse(readFileSync(path.join(__dirname, 'vectors', 'sid.json'), 'utf8')) as {
@@ -18,27 +18,9 @@ const file = JSON.parse(readFileSync(path.join(__dirname, 'vectors', 'sid.json')
 };
 const key = Buffer.from(file.key, 'hex');
 
-function tryLoadNative(): Primitives | null {
-  try {
-    return loadNative();
-  } catch {
-    return null;
-  }
-}
 const native = tryLoadNative();
 const implementations: Primitives[] = native ? [native, fallback] : [fallback];
 
-// mulberry32: the same "random" input on every run.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('scanSid', () => {
   if (process.env.STICKY_NATIVE === 'native') it('the addon loads', () => expect(native).not.toBeNull());
