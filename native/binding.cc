@@ -784,16 +784,16 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher> {
     if (dispatcher_) dispatcher_->set_state(index, info[1].ToBoolean(), info[2].ToBoolean());
   }
 
-  // setLoad(index, open): worker `index` reported `open` connections.
+  // setLoad(index, load): worker `index` reported its load (sessions or connections).
   void SetLoad(const Napi::CallbackInfo& info) {
     size_t index;
-    int open;
+    int load;
     if (!ReadIndex(info, "setLoad", &index)) return;
-    if (!read_whole_number(info[1], 0, 2147483647, &open)) {
-      throw_type_error(info.Env(), "Dispatcher.setLoad: open must be a count of connections");
+    if (!read_whole_number(info[1], 0, 2147483647, &load)) {
+      throw_type_error(info.Env(), "Dispatcher.setLoad: load must be a whole number");
       return;
     }
-    if (dispatcher_) dispatcher_->set_load(index, static_cast<uint64_t>(open));
+    if (dispatcher_) dispatcher_->set_load(index, static_cast<uint64_t>(load));
   }
 
   Napi::Value Counters(const Napi::CallbackInfo& info) {

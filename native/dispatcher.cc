@@ -133,8 +133,8 @@ Dispatcher::Dispatcher(const DispatcherConfig& config)
       effective_live_(new bool[config.workers]()),
       starting_(new bool[config.workers]),
       routed_(config.workers, 0),
-      reported_open_(config.workers, 0),
-      routed_at_report_(config.workers, 0) {
+      reported_load_(config.workers, 0),
+      placed_since_report_(config.workers, 0) {
   // As the worker pool begins: nobody live, everybody starting.
   std::fill(starting_.get(), starting_.get() + config.workers, true);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -540,21 +540,22 @@ int Dispatcher::least_loaded_worker() {
   for (size_t step = 0; step < workers; ++step) {
     const size_t i = (least_loaded_next_ + step) % workers;
     if (!effective_live_[i]) continue;
-    // Queued connections count: a wake-up's whole batch is placed before it is sent.
-    const uint64_t load = reported_open_[i] + (routed_[i] - routed_at_report_[i]) + channels_[i].queue.size();
+    const uint64_t load = reported_load_[i] + placed_since_report_[i];
     if (best == kWaitForWorker || load < best_load) {
       best = static_cast<int>(i);
       best_load = load;
     }
   }
-  if (best != kWaitForWorker) least_loaded_next_ = (static_cast<size_t>(best) + 1) % workers;
+  if (best == kWaitForWorker) return best;
+  placed_since_report_[best]++;
+  least_loaded_next_ = (static_cast<size_t>(best) + 1) % workers;
   return best;
 }
 
-void Dispatcher::set_load(size_t index, uint64_t open) {
+void Dispatcher::set_load(size_t index, uint64_t load) {
   if (index >= channels_.size()) return;
-  reported_open_[index] = open;
-  routed_at_report_[index] = routed_[index];
+  reported_load_[index] = load;
+  placed_since_report_[index] = 0;
 }
 
 void Dispatcher::enqueue(size_t index, int fd, uint64_t hash, const ChannelPeerRecord& peer) {

@@ -129,9 +129,9 @@ class Dispatcher {
   // unless the replacement died by then. Otherwise it takes over at once.
   int open_channel(size_t index, int* worker_end);
   void set_state(size_t index, bool live, bool starting);
-  // Worker `index` reported `open` connections: its load is that plus what
-  // was handed to it since.
-  void set_load(size_t index, uint64_t open);
+  // Worker `index` reported its load: until the next report, its load is
+  // that plus the handshakes placed on it since.
+  void set_load(size_t index, uint64_t load);
   // One wake-up: accepts, peeks, sweeps head timeouts, then flushes every
   // worker's batch. Never blocks; each part is bounded.
   void on_ready();
@@ -228,8 +228,8 @@ class Dispatcher {
   uint32_t next_serial_ = 1;
   size_t watched_ = 0;
   std::vector<uint64_t> routed_;
-  std::vector<uint64_t> reported_open_;     // by worker, as set_load last said
-  std::vector<uint64_t> routed_at_report_;  // routed_ at that time
+  std::vector<uint64_t> reported_load_;        // by worker, as set_load last said
+  std::vector<uint64_t> placed_since_report_;  // handshakes least_loaded_worker placed since
   size_t least_loaded_next_ = 0;
   uint64_t rejected_[kRejectionCount] = {};
 };

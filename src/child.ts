@@ -4,6 +4,7 @@ import { primitives } from './binding';
 import { isStickyMessage, type StickyMessage } from './messages';
 import type { ProxiedPeer } from './routing/index';
 import { proxiedPeerOf } from './routing/proxy-protocol';
+import { liveSessions } from './socketio';
 import { stopReading } from './stop-reading';
 
 export interface ServeOptions {
@@ -55,14 +56,18 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
 }
 
 /**
- * Routing 'sid' placing handshakes by load: tells the primary how many
- * connections this worker has open, every STICKY_LOAD_REPORT_MS. Returns how to stop.
+ * Routing 'sid' placing handshakes by load: tells the primary this worker's
+ * load every STICKY_LOAD_REPORT_MS. A handshake places a session, so the load
+ * is the live sessions of the server stickySessionIds() named; without one,
+ * the open connections (a polling session holds none between two polls, so
+ * those would count it only now and then). Returns how to stop.
  */
 function reportLoad(connections: Connections): () => void {
   const interval = Number(process.env.STICKY_LOAD_REPORT_MS);
   if (!(interval > 0)) return () => {};
   const timer = setInterval(() => {
-    if (process.connected) process.send!({ sticky: 'load', open: connections.size } satisfies StickyMessage);
+    const load = liveSessions() ?? connections.size;
+    if (process.connected) process.send!({ sticky: 'load', load } satisfies StickyMessage);
   }, interval).unref();
   return () => clearInterval(timer);
 }

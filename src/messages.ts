@@ -8,8 +8,11 @@ export type StickyMessage =
   | { sticky: 'close' }
   /** Kernel steering: how many connections this worker has accepted so far. */
   | { sticky: 'accepted'; total: number }
-  /** Routing 'sid' with sidFallback 'least-loaded': the connections this worker has open now. */
-  | { sticky: 'load'; open: number };
+  /**
+   * Routing 'sid' with sidFallback 'least-loaded': this worker's load now, its
+   * live Engine.IO sessions once stickySessionIds() named its server, else its open connections.
+   */
+  | { sticky: 'load'; load: number };
 
 export function isStickyMessage(message: unknown): message is StickyMessage {
   return typeof message === 'object' && message !== null && typeof (message as { sticky?: unknown }).sticky === 'string';

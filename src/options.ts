@@ -22,7 +22,8 @@ export interface BalancerOptions {
   /**
    * Routing 'sid': where a request without a valid session id (a Socket.IO
    * handshake) goes. `'least-loaded'` (default): the live worker with the
-   * fewest open connections; `'ip'`: by client address, as routing 'ip'.
+   * fewest live sessions (open connections where stickySessionIds() named no
+   * server); `'ip'`: by client address, as routing 'ip'.
    */
   sidFallback?: SidFallback;
   /**

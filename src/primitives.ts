@@ -153,8 +153,8 @@ export interface Dispatcher {
   openChannel(index: number): number;
   /** Worker `index` is live (takes connections) or starting (its clients wait for it). */
   setState(index: number, live: boolean, starting: boolean): void;
-  /** Routing 'sid', least-loaded: worker `index` reported `open` connections. */
-  setLoad(index: number, open: number): void;
+  /** Routing 'sid', least-loaded: worker `index` reported its load (sessions, or open connections). */
+  setLoad(index: number, load: number): void;
   counters(): DispatcherCounters;
   close(): void;
 }

@@ -3,6 +3,8 @@ import { mintSessionId } from './session-id';
 /** An Engine.IO server: its `generateId` hook names every new session. */
 export interface EngineIdHook {
   generateId: (request: unknown) => string | PromiseLike<string>;
+  /** Its open sessions (Engine.IO keeps the count). */
+  clientsCount?: number;
 }
 
 /** A Socket.IO server attached to its HTTP server: `io.engine` is its Engine.IO server. */
@@ -11,6 +13,14 @@ export interface SocketIoServerWithEngine {
 }
 
 let sessionKey: Buffer | null = null;
+/** The server stickySessionIds() named last: its sessions are this worker's load. */
+let namedEngine: EngineIdHook | null = null;
+
+/** The live sessions of the server stickySessionIds() named; null before it is called. */
+export function liveSessions(): number | null {
+  const count = namedEngine?.clientsCount;
+  return typeof count === 'number' ? count : null;
+}
 
 /** The key the primary drew for this balancer's session ids; taken out of the environment, so child processes do not inherit it. */
 function sessionIdKey(): Buffer {
@@ -43,5 +53,6 @@ export function stickySessionIds<T extends SocketIoServerWithEngine | EngineIdHo
   const key = sessionIdKey();
   if (!Number.isInteger(index) || index < 0) throw new Error('sticky-native: STICKY_WORKER_INDEX is not set in this worker');
   engine.generateId = () => mintSessionId(index, key);
+  namedEngine = engine;
   return server;
 }

@@ -70,7 +70,7 @@ export class ChannelTransport implements Transport {
   }
 
   stateChanged(index: number): void {
-    if (this.placesByLoad) followLoadReports(this.workers.worker(index), index, (from, open) => this.dispatcher.setLoad(from, open));
+    if (this.placesByLoad) followLoadReports(this.workers.worker(index), index, (from, load) => this.dispatcher.setLoad(from, load));
     this.dispatcher.setState(index, this.workers.live[index], this.workers.starting[index]);
   }
 

@@ -65,7 +65,7 @@ export class IpcTransport implements Transport {
           : config.routing === 'sid'
             ? new SidRouting(config)
             : new IpRouting();
-    this.leastLoaded = config.routing === 'sid' && config.sidFallback === 'least-loaded' ? new LeastLoaded(this.routed) : null;
+    this.leastLoaded = config.routing === 'sid' && config.sidFallback === 'least-loaded' ? new LeastLoaded(config.workers) : null;
     server.on('connection', (socket: net.Socket) => this.accept(socket));
   }
 
@@ -91,7 +91,7 @@ export class IpcTransport implements Transport {
 
   stateChanged(index: number, exited: Worker | null): void {
     const { leastLoaded } = this;
-    if (leastLoaded) followLoadReports(this.workers.worker(index), index, (from, open) => leastLoaded.report(from, open));
+    if (leastLoaded) followLoadReports(this.workers.worker(index), index, (from, load) => leastLoaded.report(from, load));
     const waiting = exited ? [...this.pending, ...this.unsent(exited)] : this.pending;
     this.pending = [];
     for (const connection of waiting) if (!connection.socket.destroyed) this.handOff(connection);
