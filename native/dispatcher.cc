@@ -354,6 +354,17 @@ void Dispatcher::accept_batch() {
       dispatch(fd, siphash24(config_.secret, address, sizeof address));
       continue;
     }
+    // A client usually sends its first bytes right after connecting: they are
+    // often here already, and then the socket needs no watching at all.
+    if (config_.route_by_proxy_header) {
+      ProxyScan scan;
+      if (proxy_peek(fd, false, &scan)) {
+        proxy_decided(fd, scan);
+        continue;
+      }
+    } else if (peeker_->decide_now(fd, &Dispatcher::OnDecidedNow, this)) {
+      continue;
+    }
     if (watch_head(fd) != 0) {
       drop(fd, Rejection::ClosedEarly);
       continue;
@@ -393,27 +404,32 @@ void Dispatcher::unwatch_head(int fd) {
 void Dispatcher::proxy_ready(int fd, uint32_t events) {
   // Decided (or timed out) earlier in this wake-up.
   if (static_cast<size_t>(fd) >= watch_serial_.size() || watch_serial_[fd] == 0) return;
+  // After the peer's FIN or an error no further edge comes: what is there is all there is.
+  ProxyScan scan;
+  if (!proxy_peek(fd, (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0, &scan)) return;
+  unwatch_head(fd);
+  proxy_decided(fd, scan);
+}
+
+bool Dispatcher::proxy_peek(int fd, bool no_more, ProxyScan* scan) {
   ssize_t peeked;
   do {
     peeked = recv(fd, proxy_buffer_, sizeof proxy_buffer_, MSG_PEEK | MSG_DONTWAIT);
   } while (peeked < 0 && errno == EINTR);
-  // After the peer's FIN or an error no further edge comes: what is there is all there is.
-  const bool no_more = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !no_more) return;
+  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !no_more) return false;
   if (peeked <= 0) {
-    unwatch_head(fd);
-    return drop(fd, Rejection::ClosedEarly);
+    *scan = ProxyScan{};
+    scan->status = ProxyStatus::NeedMore;  // closed before a whole header
+    return true;
   }
   // A full buffer always decides: no header scan_proxy_header accepts is longer.
-  const ProxyScan scan = scan_proxy_header(proxy_buffer_, static_cast<size_t>(peeked));
-  if (scan.status == ProxyStatus::NeedMore && !no_more) return;
-  unwatch_head(fd);
-  if (scan.status == ProxyStatus::NeedMore) return drop(fd, Rejection::ClosedEarly);
-  proxy_decided(fd, scan);
+  *scan = scan_proxy_header(proxy_buffer_, static_cast<size_t>(peeked));
+  return scan->status != ProxyStatus::NeedMore || no_more;
 }
 
 // Decides as src/routing/proxy-protocol.ts does.
 void Dispatcher::proxy_decided(int fd, const ProxyScan& scan) {
+  if (scan.status == ProxyStatus::NeedMore) return drop(fd, Rejection::ClosedEarly);
   uint8_t peer[16];
   if (!peer_address(fd, peer)) return drop(fd, Rejection::ClosedEarly);
   const uint64_t by_peer = siphash24(config_.secret, peer, sizeof peer);
@@ -443,13 +459,18 @@ bool Dispatcher::consume(int fd, size_t length) {
 }
 
 void Dispatcher::OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t* address) {
+  Dispatcher* dispatcher = static_cast<Dispatcher*>(self);
+  dispatcher->watch_serial_[fd] = 0;
+  --dispatcher->watched_;
+  dispatcher->peeked(fd, outcome, address);
+}
+
+void Dispatcher::OnDecidedNow(void* self, int fd, PeekOutcome outcome, const uint8_t* address) {
   static_cast<Dispatcher*>(self)->peeked(fd, outcome, address);
 }
 
 // Decides as src/routing/header.ts does.
 void Dispatcher::peeked(int fd, PeekOutcome outcome, const uint8_t* address) {
-  watch_serial_[fd] = 0;
-  --watched_;
   if (config_.route_by_session_id) return session_peeked(fd, outcome, address);
   switch (outcome) {
     case PeekOutcome::Found:

@@ -162,7 +162,10 @@ class Dispatcher {
     int64_t deadline_ms;
   };
 
+  // A watched socket's head decided (the Peeker's drain).
   static void OnPeeked(void* self, int fd, PeekOutcome outcome, const uint8_t* address);
+  // A socket's head decided as it was accepted, before any watching.
+  static void OnDecidedNow(void* self, int fd, PeekOutcome outcome, const uint8_t* address);
 
   void accept_batch();
   // Head mode: watches an accepted socket (edge-triggered) until its head decides.
@@ -170,6 +173,10 @@ class Dispatcher {
   void unwatch_head(int fd);
   // Routing 'proxy-protocol': one readiness of a watched socket.
   void proxy_ready(int fd, uint32_t events);
+  // Peeks at what the socket sent: true with `scan` when it decides (NeedMore
+  // then means the peer closed before a whole header), false while more may
+  // follow. `no_more`: the peer has finished or failed.
+  bool proxy_peek(int fd, bool no_more, ProxyScan* scan);
   void proxy_decided(int fd, const ProxyScan& scan);
   // Reads and discards the `length` header bytes already peeked at.
   bool consume(int fd, size_t length);

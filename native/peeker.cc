@@ -125,12 +125,26 @@ size_t Peeker::take_ready() {
   return ready_count_;
 }
 
+bool Peeker::decide_now(int fd, PeekReport report, void* context) {
+  PeekOutcome outcome;
+  const uint8_t* address;
+  if (closed() || !inspect(fd, Peer::Open, &outcome, &address)) return false;
+  report(context, fd, outcome, address);
+  return true;
+}
+
 void Peeker::drain(PeekReport report, void* context) {
   while (!closed()) {
     const size_t taken = take_ready();
     while (ready_next_ < ready_count_ && !closed()) {
       const Ready ready = ready_[ready_next_++];
-      if (ready.fd >= 0) inspect(ready, report, context);
+      PeekOutcome outcome;
+      const uint8_t* address;
+      if (ready.fd < 0 || !inspect(ready.fd, ready.peer, &outcome, &address)) continue;
+      // Out of the set before anyone hears of it: the report may hand the
+      // socket to another process, and epoll would keep watching it there.
+      forget(ready.fd);
+      report(context, ready.fd, outcome, address);
     }
     ready_next_ = ready_count_ = 0;
     // A full batch may have left more sockets ready behind it.
@@ -138,23 +152,21 @@ void Peeker::drain(PeekReport report, void* context) {
   }
 }
 
-void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
+bool Peeker::inspect(int fd, Peer peer, PeekOutcome* outcome, const uint8_t** address) {
   ssize_t peeked;
   do {
-    peeked = recv(ready.fd, buffer_.data(), limit_, MSG_PEEK | MSG_DONTWAIT);
+    peeked = recv(fd, buffer_.data(), limit_, MSG_PEEK | MSG_DONTWAIT);
   } while (peeked < 0 && errno == EINTR);
 
-  PeekOutcome outcome;
-  const uint8_t* address = kNoAddress;
+  *address = kNoAddress;
   HeadScan scan;
   if (peeked < 0) {
     const bool no_bytes_yet = errno == EAGAIN || errno == EWOULDBLOCK;
     // A spurious wake-up waits for the next edge, unless no edge can follow.
-    if (no_bytes_yet && ready.peer == Peer::Open) return;
-    outcome = no_bytes_yet && ready.peer == Peer::Finished ? PeekOutcome::Closed
-                                                           : PeekOutcome::Error;
+    if (no_bytes_yet && peer == Peer::Open) return false;
+    *outcome = no_bytes_yet && peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
   } else if (peeked == 0) {
-    outcome = PeekOutcome::Closed;
+    *outcome = PeekOutcome::Closed;
   } else {
     scan = sid_workers_ != 0
                ? scan_session_id(static_cast<size_t>(peeked))
@@ -163,17 +175,17 @@ void Peeker::inspect(const Ready& ready, PeekReport report, void* context) {
     if (scan.status == HeadStatus::NeedMore) {
       // The rest of the head can only arrive on a later edge, and after the
       // peer's FIN or reset there is none: its head will never be complete.
-      if (ready.peer == Peer::Open) return;
-      outcome = ready.peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
+      if (peer == Peer::Open) return false;
+      *outcome = peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
     } else {
-      outcome = outcome_of(scan.status);
-      if (outcome == PeekOutcome::Found) address = scan.address;
+      *outcome = outcome_of(scan.status);
+      if (*outcome == PeekOutcome::Found) {
+        std::memcpy(found_address_, scan.address, sizeof found_address_);
+        *address = found_address_;
+      }
     }
   }
-  // Out of the set before anyone hears of it: the report may hand the socket
-  // to another process, and epoll would keep watching it there.
-  forget(ready.fd);
-  report(context, ready.fd, outcome, address);
+  return true;
 }
 
 void Peeker::read_session_ids(const uint8_t key[16], size_t workers) {

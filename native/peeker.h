@@ -47,6 +47,11 @@ class Peeker {
   int event_fd() const { return event_fd_; }
   bool closed() const { return event_fd_ < 0; }
 
+  // Peeks once at a socket not yet watched: when the bytes already there
+  // decide it, reports it and returns true (no event queue round trip, the
+  // common case for a client that sends its request right after connecting);
+  // otherwise returns false and the caller watches it.
+  bool decide_now(int fd, PeekReport report, void* context);
   // Edge-triggered: a socket that already holds bytes reports at once.
   // Returns 0 or an errno; watching a watched socket again is a no-op.
   int watch(int fd);
@@ -72,8 +77,10 @@ class Peeker {
   };
   static constexpr size_t kBatch = 64;
 
+  // What the bytes received so far decide, with the address for Found in
+  // `address`; false while they decide nothing and more may follow.
+  bool inspect(int fd, Peer peer, PeekOutcome* outcome, const uint8_t** address);
   size_t take_ready();
-  void inspect(const Ready& ready, PeekReport report, void* context);
   void forget(int fd);
   HeadScan scan_session_id(size_t peeked) const;
 
@@ -84,6 +91,7 @@ class Peeker {
   CidrSet trusted_;
   HeadRules rules_;  // points at trusted_
   std::vector<uint8_t> buffer_;  // one peek buffer of limit_ bytes, reused
+  uint8_t found_address_[16] = {};  // what the last inspect found, until the next
   uint8_t sid_key_[16] = {};
   size_t sid_workers_ = 0;       // 0: decide by the header
   Ready ready_[kBatch];
