@@ -16,6 +16,7 @@ const ROOT = path.join(__dirname, '..');
 const BUILD = path.join(__dirname, '.build');
 const APPS = path.join(__dirname, 'apps');
 const LOADGEN = path.join(BUILD, 'loadgen');
+const HANDOFF = path.join(BUILD, 'handoff');
 const DOCS = path.join(ROOT, 'docs');
 
 // ---------------------------------------------------------------- options
@@ -394,6 +395,13 @@ async function backends(trial) {
   return ports;
 }
 
+/** bench/handoff.c: the channel's hand-off in plain C; only its primary counts as the balancer. */
+async function cHandoff(trial, port) {
+  const entry = trial.spawn(HANDOFF, ['--port', String(port), '--workers', '2']);
+  await waitReady(trial, port, 'handoff');
+  return { balancerPids: () => [entry.child.pid] };
+}
+
 async function haproxy(trial, port) {
   const [p0, p1] = await backends(trial);
   const dir = trial.tmpdir();
@@ -491,6 +499,8 @@ const CONTENDERS = [
     start: nodeContender('cluster-rr.js') },
   { id: 'single', label: 'one Node process, no balancer', group: 'ref', header: false,
     start: nodeContender('single.js', { BENCH_INDEX: '0' }) },
+  { id: 'c-handoff', label: 'plain C hand-off to 2 C workers (primary cost floor)', group: 'ref', header: false,
+    start: cHandoff },
   { id: 'haproxy', label: 'HAProxy balance source + 2 Node', group: 'proxy', header: false, optional: 'haproxy',
     start: haproxy },
   { id: 'nginx', label: 'nginx hash $remote_addr consistent + 2 Node', group: 'proxy', header: false, optional: 'nginx',
@@ -773,12 +783,14 @@ function writeDocs(rows, info, parse) {
 
 // ---------------------------------------------------------------- main
 
-function buildLoadgen() {
-  const source = path.join(__dirname, 'loadgen.c');
+/** Compiles bench/<name>.c into bench/.build/<name> unless the binary is newer. */
+function buildC(name) {
+  const source = path.join(__dirname, `${name}.c`);
+  const binary = path.join(BUILD, name);
   fs.mkdirSync(BUILD, { recursive: true });
-  const fresh = fs.existsSync(LOADGEN) && fs.statSync(LOADGEN).mtimeMs >= fs.statSync(source).mtimeMs;
+  const fresh = fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs;
   if (fresh) return;
-  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', LOADGEN, source], { stdio: 'inherit' });
+  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', binary, source], { stdio: 'inherit' });
 }
 
 function runParse() {
@@ -810,7 +822,8 @@ async function main() {
   const skipped = contenders.filter((c) => c.optional && !which(c.optional));
   contenders = contenders.filter((c) => !skipped.includes(c));
   if (!contenders.length) throw new Error('no contender matches --only');
-  buildLoadgen();
+  buildC('loadgen');
+  if (contenders.some((c) => c.id === 'c-handoff')) buildC('handoff');
 
   const loadBefore = loadavg();
   const perTrial = o.warmup + o.seconds + 3;
