@@ -14,6 +14,10 @@ namespace sticky {
 // (::ffff:a.b.c.d). Returns false, leaving `out` unspecified, for anything else.
 bool parse_address(const char* text, size_t len, uint8_t out[16]);
 
+// The same answer, for text with at least 16 bytes readable from `text` (len
+// may be less): a plain dotted quad, the usual case, is then read as a block.
+bool parse_address_in_block(const char* text, size_t len, uint8_t out[16]);
+
 }  // namespace sticky
 
 #endif

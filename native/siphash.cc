@@ -1,14 +1,22 @@
 #include "siphash.h"
 
+#include <cstring>
+
 namespace sticky {
 namespace {
 
-// Words are read little-endian byte by byte, so the result does not depend on
-// the host's byte order or on alignment.
+// Words are read little-endian whatever the host's byte order, and from any
+// alignment: one load on a little-endian host, a byte loop elsewhere.
 uint64_t load_le64(const uint8_t* p) {
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || defined(_M_ARM64)
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word;
+#else
   uint64_t word = 0;
   for (int i = 7; i >= 0; --i) word = (word << 8) | p[i];
   return word;
+#endif
 }
 
 uint64_t rotl(uint64_t x, int bits) { return (x << bits) | (x >> (64 - bits)); }
@@ -40,6 +48,15 @@ uint64_t siphash24(const uint8_t key[16], const uint8_t* data, size_t len) {
   SipState s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
              k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
 
+  if (len == 16) {
+    // A canonical address, the one length the balancer hashes: no loops.
+    s.compress(load_le64(data));
+    s.compress(load_le64(data + 8));
+    s.compress(uint64_t{16} << 56);
+    s.v2 ^= 0xff;
+    for (int i = 0; i < 4; ++i) s.round();
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  }
   const size_t whole = len - len % 8;
   for (size_t i = 0; i < whole; i += 8) s.compress(load_le64(data + i));
 
