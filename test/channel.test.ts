@@ -2,7 +2,6 @@
 // C++ and passes descriptors over per-worker socketpairs. Stickiness in both
 // routing modes, every bad head, back-pressure, a SIGKILLed worker, and fds
 // and memory over 100,000 connections.
-import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -12,8 +11,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ownWorker, pick } from '../src/pick';
 import {
-  REPO_ROOT, countFds, mapLimit, parseResponse, rawExchange, request, sleep, sourceAddresses,
-  startFixture, stopAll, type Fixture,
+  REPO_ROOT, hasOpenssl, mapLimit, parseResponse, rawExchange, request, selfSignedCertificate, sleep,
+  sourceAddresses, startFixture, stopAll, type Fixture,
 } from './helpers/harness';
 
 afterAll(stopAll);
@@ -227,20 +226,12 @@ describe.skipIf(!isNative)('channel, header routing, headTimeout 500', () => {
   });
 });
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
 describe.skipIf(!isNative || !hasOpenssl)('channel, header routing, https in the workers', () => {
   let fx: Fixture;
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sticky-channel-tls-'));
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    const gen = spawnSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
-    ], { encoding: 'utf8', timeout: 20_000 });
-    if (gen.status !== 0) throw new Error(`openssl failed: ${gen.stderr}`);
+    const { key, cert } = selfSignedCertificate(dir);
     fx = await startFixture(FIXTURE, { env: { FIX_ROUTING: 'header', FIX_TLS_KEY: key, FIX_TLS_CERT: cert } });
   });
   afterAll(async () => {

@@ -1,7 +1,6 @@
 // Header routing (`proxy: true` in the seed API, routing 'header' in the typed
 // API): the client address comes from a forwarded header, over one source
 // address. Plus every kind of bad input the primary must survive.
-import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -9,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
-  countFds, freePort, mapLimit, parseResponse, rawExchange, request, sleep, sourceAddresses,
-  startFixture, stopAll, type Fixture,
+  countFds, freePort, hasOpenssl, mapLimit, parseResponse, rawExchange, request, selfSignedCertificate, sleep,
+  sourceAddresses, startFixture, stopAll, type Fixture,
 } from './helpers/harness';
 
 afterAll(stopAll);
@@ -275,20 +274,12 @@ describe('typed API, routing: header, ignoreMissingHeader, headTimeout: 500', ()
   });
 });
 
-const hasOpenssl = spawnSync('openssl', ['version'], { encoding: 'utf8' }).status === 0;
-
 describe.skipIf(!hasOpenssl)('typed API, routing: header, https in the workers', () => {
   let fx: Fixture;
   let dir: string;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sticky-tls-'));
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    const gen = spawnSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
-    ], { encoding: 'utf8', timeout: 20_000 });
-    if (gen.status !== 0) throw new Error(`openssl failed: ${gen.stderr}`);
+    const { key, cert } = selfSignedCertificate(dir);
     fx = await startFixture('test/fixtures/typed-server.js', {
       env: { FIX_WORKERS: '2', FIX_ROUTING: 'header', FIX_TLS_KEY: key, FIX_TLS_CERT: cert },
     });

@@ -3,7 +3,7 @@
 // failure cases and v1/v2 headers on raw sockets, over whichever transport the
 // project picks (the native channel in 'native' and 'channel'). Loopback only;
 // every process started here is stopped by its pid.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startFixture, type Fixture } from './helpers/harness';
+import { freePort, hasOpenssl, selfSignedCertificate, sleep, startFixture, type Fixture } from './helpers/harness';
 
 const FIXTURE = 'test/fixtures/proxy-primary.js';
 // 'auto' picks the native channel wherever the addon has a dispatcher.
@@ -27,7 +27,6 @@ function binary(name: string): string | null {
 }
 const HAPROXY = binary('haproxy');
 const NGINX = binary('nginx');
-const OPENSSL = binary('openssl');
 // Debian builds the stream module as a loadable one (package libnginx-mod-stream).
 const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 // `nginx -V` prints its build options on stderr.
@@ -35,14 +34,12 @@ const NGINX_STREAM = NGINX !== null &&
   (/--with-stream(\s|$)/.test(spawnSync(NGINX, ['-V'], { encoding: 'utf8' }).stderr) || fs.existsSync(NGINX_STREAM_MODULE));
 
 let tmp = '';
+let certificate: { key: string; cert: string } | null = null;
 const started: ChildProcess[] = [];
 
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sticky-proxy-'));
-  if (OPENSSL) {
-    execFileSync(OPENSSL, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'ignore' });
-  }
+  if (hasOpenssl) certificate = selfSignedCertificate(tmp);
 });
 
 afterAll(async () => {
@@ -50,14 +47,6 @@ afterAll(async () => {
   await sleep(200);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -235,9 +224,9 @@ describe("routing 'proxy-protocol'", () => {
     describe(tls ? 'https workers' : 'http workers', () => {
       let fixture: Fixture;
       beforeAll(async () => {
-        if (tls && !OPENSSL) return;
+        if (tls && !hasOpenssl) return;
         fixture = await startFixture(FIXTURE, {
-          env: tls ? { FIX_TLS_KEY: path.join(tmp, 'key.pem'), FIX_TLS_CERT: path.join(tmp, 'cert.pem') } : {},
+          env: tls ? { FIX_TLS_KEY: certificate!.key, FIX_TLS_CERT: certificate!.cert } : {},
         });
       });
       afterAll(async () => fixture?.stop());
@@ -245,7 +234,7 @@ describe("routing 'proxy-protocol'", () => {
       // Channel only. Open on IPC: with the header and the request in separate
       // writes (as a proxy sends them) and 16 connections at once, 5-9 of 16
       // get no answer; one write each, or one connection at a time, are served.
-      it.skipIf(TRANSPORT !== 'channel' || (tls && !OPENSSL))("v1 and v2 headers through the native channel: the worker reports the header's client; a client sticks across versions", async () => {
+      it.skipIf(TRANSPORT !== 'channel' || (tls && !hasOpenssl))("v1 and v2 headers through the native channel: the worker reports the header's client; a client sticks across versions", async () => {
         expect(await fixture.waitForLine(/^transport /)).toBe('transport channel');
         const workerOf = new Map<string, number>();
         await Promise.all(Array.from({ length: 16 }, async (_, i) => {
@@ -266,7 +255,7 @@ describe("routing 'proxy-protocol'", () => {
       // covers a request that arrives after the primary has decided on the header.
       it('behind HAProxy (send-proxy and send-proxy-v2): sticky, spread, real client address', async ({ skip }) => {
         if (!HAPROXY) skip('haproxy is not installed (apt-get install haproxy)');
-        if (tls && !OPENSSL) skip('openssl is not installed: no certificate for the https workers');
+        if (tls && !hasOpenssl) skip('openssl is not installed: no certificate for the https workers');
         const haproxy = await startHaproxy(fixture.port);
         try {
           await checkClients(haproxy.v1, tls);
@@ -279,7 +268,7 @@ describe("routing 'proxy-protocol'", () => {
       it('behind nginx (stream, proxy_protocol on): sticky, spread, real client address', async ({ skip }) => {
         if (!NGINX) skip('nginx is not installed (apt-get install nginx libnginx-mod-stream)');
         if (!NGINX_STREAM) skip(`nginx has no stream module: neither built in nor ${NGINX_STREAM_MODULE} (apt-get install libnginx-mod-stream)`);
-        if (tls && !OPENSSL) skip('openssl is not installed: no certificate for the https workers');
+        if (tls && !hasOpenssl) skip('openssl is not installed: no certificate for the https workers');
         const nginx = await startNginx(fixture.port);
         try {
           await checkClients(nginx.port, tls);

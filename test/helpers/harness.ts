@@ -33,7 +33,7 @@
  *   mapLimit(items, limit, fn) run fn over items with at most `limit` in flight
  *   sleep(ms)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -285,6 +285,23 @@ function canConnect(port: number): Promise<boolean> {
     s.once('connect', () => { clearTimeout(t); s.destroy(); resolve(true); });
     s.once('error', () => { clearTimeout(t); resolve(false); });
   });
+}
+
+// ---------------------------------------------------------------- certificates
+
+/** Whether openssl runs here: the tests with https workers need a certificate from it. */
+export const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+/** A new self-signed certificate for localhost (EC P-256, valid one day), written to `dir`; throws if openssl fails. */
+export function selfSignedCertificate(dir: string): { key: string; cert: string } {
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const gen = spawnSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
+  ], { encoding: 'utf8', timeout: 20_000 });
+  if (gen.status !== 0) throw new Error(`openssl failed: ${gen.stderr}`);
+  return { key, cert };
 }
 
 // ---------------------------------------------------------------- clients
