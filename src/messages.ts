@@ -1,4 +1,4 @@
-import type { ProxiedPeer } from './routing/index';
+import type { ProxiedPeer } from './routing/types';
 
 /** Messages between the primary and its workers, told apart from user messages by `sticky`. */
 export type StickyMessage =

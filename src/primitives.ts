@@ -1,7 +1,7 @@
 // The shape both the native addon and src/fallback/ provide
 // (docs/internals.md "Primitives").
 
-import type { RejectReason } from './routing/index';
+import type { RejectReason } from './routing/types';
 
 export type HeadStatus = 'need-more' | 'found' | 'missing' | 'invalid' | 'not-http' | 'too-large';
 

@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { BalancerConfig } from './options';
 import { isStickyMessage } from './messages';
-import type { WorkerHandoff } from './transport/index';
+import type { WorkerHandoff } from './transport/types';
 import { LOAD_REPORT_MS } from './transport/load';
 
 /** What the pool asks of the transport around each worker's life. */

@@ -2,10 +2,8 @@ import type net from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { PeekOutcome } from '../primitives';
-import { FirstChunkHeadReader } from './head-read';
-import { PeekingHeadReader } from './head-peek';
-import type { HeadReader } from './head-reader';
-import type { Decision, RoutingKey } from './index';
+import { FirstChunkHeadReader, PeekingHeadReader, type HeadReader } from './header-readers';
+import type { Decision, RoutingKey } from './types';
 import { cidrContains } from '../fallback/cidr';
 import { peerAddress, routeByPeer } from './ip';
 

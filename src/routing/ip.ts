@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { primitives } from '../binding';
-import type { Decision, RoutingKey } from './index';
+import type { Decision, RoutingKey } from './types';
 
 /** The socket's peer as a canonical 16-byte address, or null once the client is gone. */
 export function peerAddress(socket: net.Socket): Buffer | null {

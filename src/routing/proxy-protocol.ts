@@ -3,9 +3,9 @@ import { primitives } from '../binding';
 import { cidrContains } from '../fallback/cidr';
 import type { BalancerConfig } from '../options';
 import type { ProxyScan } from '../primitives';
-import type { Decision, ProxiedPeer, RoutingKey } from './index';
+import type { Decision, ProxiedPeer, RoutingKey } from './types';
 import { peerAddress } from './ip';
-import { readUntilDecided } from './read-head';
+import { readUntilDecided } from './first-bytes';
 
 /**
  * Routes by the client address in a PROXY protocol v1/v2 header sent by a

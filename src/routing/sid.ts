@@ -2,9 +2,9 @@ import type net from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { SidScan } from '../primitives';
-import type { Decision, RoutingKey } from './index';
+import type { Decision, RoutingKey } from './types';
 import { peerAddress } from './ip';
-import { readUntilDecided } from './read-head';
+import { readUntilDecided } from './first-bytes';
 
 /**
  * Routing 'sid' without the native channel: reads the first chunks of the

@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { Dispatcher } from '../primitives';
-import { type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
+import { type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './types';
 import { followLoadReports } from './load';
 
 /**

@@ -6,12 +6,13 @@ import type { StickyMessage } from '../messages';
 import type { BalancerConfig } from '../options';
 import { routeWorker } from '../pick';
 import { HeaderRouting } from '../routing/header';
-import type { Decision, ProxiedPeer, RoutingKey } from '../routing/index';
+import type { Decision, ProxiedPeer, RoutingKey } from '../routing/types';
 import { IpRouting } from '../routing/ip';
 import { SidRouting } from '../routing/sid';
 import { ProxyProtocolRouting } from '../routing/proxy-protocol';
 import { rejectWithStatus } from '../reject';
-import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
+import { emptyRejections } from '../rejections';
+import type { Transport, TransportCounters, WorkerHandoff, WorkerView } from './types';
 import { LeastLoaded, followLoadReports } from './load';
 
 interface Pending {

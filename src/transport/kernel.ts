@@ -6,7 +6,8 @@ import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { Worker } from 'node:cluster';
 import { isStickyMessage } from '../messages';
-import { emptyRejections, type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './index';
+import { emptyRejections } from '../rejections';
+import type { Transport, TransportCounters, WorkerHandoff, WorkerView } from './types';
 
 /**
  * Kernel steering (Linux, ip routing): one listening socket per worker in an

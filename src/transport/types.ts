@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import type { RejectReason } from '../routing/index';
+import type { RejectReason } from '../routing/types';
 
 /** What the transports count; the balancer adds the worker pool's side. */
 export interface TransportCounters {
@@ -53,17 +53,4 @@ export interface Transport {
   counters(): TransportCounters;
   /** Stops accepting and drops what waits; the workers finish the rest. */
   close(): Promise<void>;
-}
-
-export function emptyRejections(): Record<RejectReason, number> {
-  return {
-    'missing-header': 0,
-    'invalid-header': 0,
-    'head-too-large': 0,
-    'head-timeout': 0,
-    'closed-early': 0,
-    'queue-full': 0,
-    'malformed-proxy': 0,
-    'untrusted-proxy': 0,
-  };
 }
