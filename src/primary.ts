@@ -4,7 +4,7 @@ import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { primitives } from './binding';
 import { normalizeOptions, type BalancerConfig, type BalancerOptions } from './options';
-import type { RejectReason } from './routing/types';
+import type { RejectReason } from './rejections';
 import { ChannelTransport } from './transport/channel';
 import { chooseTransport } from './transport/choose';
 import type { Transport, WorkerView } from './transport/types';

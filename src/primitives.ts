@@ -1,7 +1,7 @@
 // The shape both the native addon and src/fallback/ provide
 // (docs/internals.md "Primitives").
 
-import type { RejectReason } from './routing/types';
+import type { RejectReason } from './rejections';
 
 export type HeadStatus = 'need-more' | 'found' | 'missing' | 'invalid' | 'not-http' | 'too-large';
 

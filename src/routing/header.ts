@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { PeekOutcome } from '../primitives';
+import { rejection } from '../rejections';
 import { FirstChunkHeadReader, PeekingHeadReader, type HeadReader } from './header-readers';
 import type { Decision, RoutingKey } from './types';
 import { cidrContains } from '../fallback/cidr';
@@ -55,11 +56,9 @@ export class HeaderRouting implements RoutingKey {
       case 'missing':
       case 'invalid':
         if (ignoreMissingHeader) return withHead(routeByPeer(socket), head);
-        return outcome === 'missing'
-          ? { action: 'reject', reason: 'missing-header', status: 400, message: `Missing ${header} header` }
-          : { action: 'reject', reason: 'invalid-header', status: 400, message: `${header} header does not start with an IP address` };
+        return { action: 'reject', ...rejection(outcome === 'missing' ? 'missing-header' : 'invalid-header', { header }) };
       case 'too-large':
-        return { action: 'reject', reason: 'head-too-large', status: 431, message: `Request head is over ${headLimit} bytes` };
+        return { action: 'reject', ...rejection('head-too-large', { limit: headLimit }) };
       case 'closed':
       case 'error':
         return { action: 'drop', reason: 'closed-early' };

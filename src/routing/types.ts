@@ -1,17 +1,5 @@
 import type net from 'node:net';
-
-/** Why the primary turned a connection away, as counted in `stats().rejected`. */
-export type RejectReason =
-  | 'missing-header'
-  | 'invalid-header'
-  | 'head-too-large'
-  | 'head-timeout'
-  | 'closed-early'
-  | 'queue-full'
-  /** A PROXY protocol header that does not parse, from a trusted peer. */
-  | 'malformed-proxy'
-  /** A PROXY protocol header (or its start) from a peer not in trustedProxies. */
-  | 'untrusted-proxy';
+import type { RejectReason } from '../rejections';
 
 /** The client a PROXY protocol header names, which the worker's socket then reports as its remote end. */
 export interface ProxiedPeer {

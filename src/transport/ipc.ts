@@ -11,7 +11,7 @@ import { IpRouting } from '../routing/ip';
 import { SidRouting } from '../routing/sid';
 import { ProxyProtocolRouting } from '../routing/proxy-protocol';
 import { rejectWithStatus } from '../reject';
-import { emptyRejections } from '../rejections';
+import { emptyRejections, rejection } from '../rejections';
 import type { Transport, TransportCounters, WorkerHandoff, WorkerView } from './types';
 import { LeastLoaded, followLoadReports } from './load';
 
@@ -155,7 +155,8 @@ export class IpcTransport implements Transport {
     if (!worker) {
       if (this.pending.length < this.config.queueLimit) return void this.pending.push(connection);
       this.rejected['queue-full']++;
-      return rejectWithStatus(connection.socket, 503, 'No worker is available');
+      const { status, message } = rejection('queue-full');
+      return rejectWithStatus(connection.socket, status, message);
     }
     this.routed[index]++;
     const { socket, head, peer } = connection;

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import type { RejectReason } from '../routing/types';
+import type { RejectReason } from '../rejections';
 
 /** What the transports count; the balancer adds the worker pool's side. */
 export interface TransportCounters {
