@@ -16,8 +16,16 @@ const INDEX_STEP = 0x9e3779b9;
  * client's scores never tie.
  */
 export function workerScore(high: number, low: number, index: number): number {
-  let x = (low ^ Math.imul(index, INDEX_STEP)) + high;
-  // lowbias32 (Chris Wellons' integer hash prospector): full avalanche, 2 multiplies.
+  return mix32((low ^ Math.imul(index, INDEX_STEP)) + high);
+}
+
+/**
+ * lowbias32 (Chris Wellons' integer hash prospector): a bijection on 32 bits
+ * with full avalanche in 2 multiplies. The only mixer in TS; native/ has its
+ * twin (`mix32`).
+ */
+export function mix32(value: number): number {
+  let x = value;
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);
   x ^= x >>> 15;
