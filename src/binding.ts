@@ -1,6 +1,7 @@
-// Chooses the primitives once, at load. STICKY_NATIVE=fallback forces the
-// pure-TS twins, STICKY_NATIVE=native requires the addon, and unset tries the
-// addon and falls back silently (the reason stays in nativeLoadError).
+// Chooses the primitives once, at load: the only module that loads
+// src/fallback/ (test/unit/fallback-imports.test.ts checks). STICKY_NATIVE=fallback
+// forces the pure-TS twins, STICKY_NATIVE=native requires the addon, and unset
+// tries the addon and falls back silently (the reason stays in nativeLoadError).
 
 import * as path from 'path';
 import { fallback } from './fallback';

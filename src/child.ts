@@ -2,8 +2,7 @@ import cluster from 'node:cluster';
 import net from 'node:net';
 import { primitives } from './binding';
 import { isStickyMessage, type StickyMessage } from './messages';
-import type { ProxiedPeer } from './routing/types';
-import { proxiedPeerOf } from './routing/proxy-protocol';
+import { proxiedPeerOf, type ProxiedPeer } from './proxied-peer';
 import { liveSessions } from './socketio';
 import { stopReading } from './stop-reading';
 

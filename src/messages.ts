@@ -1,4 +1,4 @@
-import type { ProxiedPeer } from './routing/types';
+import type { ProxiedPeer } from './proxied-peer';
 
 /** Messages between the primary and its workers, told apart from user messages by `sticky`. */
 export type StickyMessage =

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { parseCidrList, type CidrSet } from './fallback/cidr';
+import { parseCidrList, type CidrSet } from './cidr';
 import type { AddressPick, HeadRules } from './primitives';
 
 export type Routing = 'ip' | 'header' | 'proxy-protocol' | 'sid';

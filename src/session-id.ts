@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { primitives } from './binding';
-import { SID_INDEX_BYTES, SID_RANDOM_BYTES, SID_TAG_BYTES } from './fallback/sid';
+import { SID_INDEX_BYTES, SID_RANDOM_BYTES, SID_TAG_BYTES } from './sid-layout';
 
 /** Worker indexes an id can carry. */
 export const SID_MAX_WORKERS = 1 << (8 * SID_INDEX_BYTES);

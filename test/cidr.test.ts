@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import vectors from './vectors/cidr.json';
-import { cidrContains, parseCidrList } from '../src/fallback/cidr';
-import { parseAddress } from '../src/fallback/address';
+import { cidrContains, parseCidrList } from '../src/cidr';
+import { parseAddress } from '../src/address';
 
 interface CidrAddon {
   cidrContainsForTest(list: string[], address: Buffer): boolean | null;

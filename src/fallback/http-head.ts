@@ -3,8 +3,8 @@
 // "scanHead"). Reads left to right; the first decisive byte ends the scan.
 
 import type { HeadRules, HeadScan, HeadStatus } from '../primitives';
-import { parseAddressBytes } from './address';
-import { cidrContains, parseCidrList, type CidrSet } from './cidr';
+import { parseAddressBytes } from '../address';
+import { cidrContains, parseCidrList, type CidrSet } from '../cidr';
 
 export type { HeadRules, HeadScan, HeadStatus };
 

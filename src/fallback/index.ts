@@ -4,7 +4,7 @@
 // steering or native channel: connections travel over Node IPC.
 
 import type { Primitives } from '../primitives';
-import { parseAddress } from './address';
+import { parseAddress } from '../address';
 import { scanHead } from './http-head';
 import { scanProxyHeader } from './proxy-header';
 import { scanSid } from './sid';

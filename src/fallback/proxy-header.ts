@@ -5,7 +5,7 @@
 // changes when more bytes arrive.
 
 import type { ProxyScan, ProxyStatus } from '../primitives';
-import { parseAddressBytes } from './address';
+import { parseAddressBytes } from '../address';
 
 /** v1: the longest line the spec allows, CRLF included. */
 export const PROXY_V1_MAX_LENGTH = 107;

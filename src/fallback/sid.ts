@@ -3,14 +3,8 @@
 // native/sid.h; both are checked against test/vectors/sid.json.
 
 import type { SidScan } from '../primitives';
+import { SID_INDEX_BYTES, SID_RANDOM_BYTES, SID_TAG_BYTES, SID_TEXT_LENGTH } from '../sid-layout';
 import { hash64 } from './siphash';
-
-// The id's layout (src/session-id.ts mints it): index | random | tag.
-export const SID_INDEX_BYTES = 2;
-export const SID_RANDOM_BYTES = 10;
-export const SID_TAG_BYTES = 6;
-/** The id's length in base64url characters (18 bytes: no padding). */
-export const SID_TEXT_LENGTH = ((SID_INDEX_BYTES + SID_RANDOM_BYTES + SID_TAG_BYTES) / 3) * 4;
 
 const MAX_METHOD_LENGTH = 20;
 const SPACE = 0x20;

@@ -5,7 +5,7 @@ import type { PeekOutcome } from '../primitives';
 import { rejection } from '../rejections';
 import { FirstChunkHeadReader, PeekingHeadReader, type HeadReader } from './header-readers';
 import type { Decision, RoutingKey } from './types';
-import { cidrContains } from '../fallback/cidr';
+import { cidrContains } from '../cidr';
 import { peerAddress, routeByPeer } from './ip';
 
 /**

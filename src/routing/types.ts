@@ -1,12 +1,6 @@
 import type net from 'node:net';
+import type { ProxiedPeer } from '../proxied-peer';
 import type { RejectReason } from '../rejections';
-
-/** The client a PROXY protocol header names, which the worker's socket then reports as its remote end. */
-export interface ProxiedPeer {
-  address: string;
-  port: number;
-  family: 'IPv4' | 'IPv6';
-}
 
 /** What a routing key decided for one connection. */
 export type Decision =
