@@ -1,0 +1,42 @@
+import net from 'node:net';
+import type { StickyMessage } from '../messages';
+import type { Connections } from './connections';
+
+/** How often a worker under kernel steering reports how many connections it accepted. */
+const ACCEPT_REPORT_MS = 200;
+
+/**
+ * Kernel steering: the server listens on this worker's member of the
+ * primary's SO_REUSEPORT group, so Node's own accept path runs and
+ * `server.address()` reports the public port. Returns how to stop listening.
+ */
+export function listenOnMember(server: net.Server, fd: number, connections: Connections, syncEvent: string | undefined): () => void {
+  if (syncEvent) {
+    // Accepted sockets start paused and wait for the application's event.
+    (server as { pauseOnConnect?: boolean }).pauseOnConnect = true;
+    server.prependListener('connection', (socket: net.Socket) => {
+      socket.once(syncEvent, () => socket.resume());
+    });
+  }
+  // The primary never sees these connections: it learns the count from here.
+  let accepted = 0;
+  let reported = 0;
+  const report = () => {
+    if (accepted === reported || !process.connected) return;
+    reported = accepted;
+    process.send!({ sticky: 'accepted', total: accepted } satisfies StickyMessage);
+  };
+  const reporter = setInterval(report, ACCEPT_REPORT_MS).unref();
+  server.on('connection', (socket: net.Socket) => {
+    accepted++;
+    connections.add(socket);
+  });
+  // A net.Socket wraps the inherited descriptor; listen() on an object with a
+  // TCP handle listens in this worker without asking the primary.
+  server.listen(new net.Socket({ fd, readable: false, writable: false }));
+  return () => {
+    server.close();
+    clearInterval(reporter);
+    report();
+  };
+}
