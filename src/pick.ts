@@ -24,7 +24,7 @@ export function workerScore(high: number, low: number, index: number): number {
  * with full avalanche in 2 multiplies. The only mixer in TS; native/ has its
  * twin (`mix32`).
  */
-export function mix32(value: number): number {
+function mix32(value: number): number {
   let x = value;
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);
@@ -37,29 +37,9 @@ export function mix32(value: number): number {
 const highHalf = (hash: bigint): number => Number(hash >> 32n);
 const lowHalf = (hash: bigint): number => Number(BigInt.asUintN(32, hash));
 
-/** The worker a client belongs to when every worker is live: the highest score of all. */
-export function ownWorker(hash: bigint, workers: number): number {
-  const high = highHalf(hash);
-  const low = lowHalf(hash);
-  let own = 0;
-  let ownScore = -1;
-  for (let index = 0; index < workers; index++) {
-    const score = workerScore(high, low, index);
-    if (score > ownScore) {
-      own = index;
-      ownScore = score;
-    }
-  }
-  return own;
-}
-
-/** The highest-scoring live worker for a client's hash; -1 when no worker is live. */
-export function pick(hash: bigint, live: readonly boolean[]): number {
-  return routeWorker(hash, live, null);
-}
-
 /**
- * `pick` plus the starting rule: a client whose own worker is down but still
+ * The highest-scoring live worker for a client's hash, with the starting
+ * rule: a client whose own worker (its highest score of all) is down but still
  * starting for the first time waits for it (-1) rather than move and come
  * back a moment later. -1 also when no worker is live.
  */

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ownWorker, pick } from '../src/pick';
+import { ownWorker, pick } from './helpers/pick';
 import {
   REPO_ROOT, hasOpenssl, mapLimit, parseResponse, rawExchange, request, selfSignedCertificate, sleep,
   sourceAddresses, startFixture, stopAll, type Fixture,

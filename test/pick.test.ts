@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ownWorker, pick, routeWorker, workerScore } from '../src/pick';
+import { routeWorker, workerScore } from '../src/pick';
+import { ownWorker, pick } from './helpers/pick';
 import { REPO_ROOT } from './helpers/harness';
 import { referenceRoute, referenceScore } from './helpers/rendezvous';
 import { prng } from './helpers/primitives';

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fallback } from '../src/fallback';
-import { ownWorker, workerScore } from '../src/pick';
+import { workerScore } from '../src/pick';
+import { ownWorker } from './helpers/pick';
 import type { AddressPick, HeaderFormat, HeadRules, HeadScan, Primitives } from '../src/primitives';
 import { prng, tryLoadNative } from './helpers/primitives';
 

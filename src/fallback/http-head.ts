@@ -6,8 +6,6 @@ import type { HeadRules, HeadScan, HeadStatus } from '../primitives';
 import { parseAddressBytes } from '../address';
 import { cidrContains, parseCidrList, type CidrSet } from '../cidr';
 
-export type { HeadRules, HeadScan, HeadStatus };
-
 const MAX_METHOD_LENGTH = 20;
 const SP = 0x20;
 const HTAB = 0x09;

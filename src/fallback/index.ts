@@ -22,5 +22,3 @@ export const fallback: Primitives = {
   Dispatcher: null,
   ChannelReceiver: null,
 };
-
-export default fallback;
