@@ -78,6 +78,7 @@ function haproxyConfig(l: Lan, port: number): string {
 }
 
 const started = Date.now();
+let setUp = 0;
 let haproxyPort = 0;
 
 beforeAll(async () => {
@@ -93,14 +94,13 @@ beforeAll(async () => {
   ]);
   await waitForPort(lan.gateway, redisPort, redis, 'redis-server');
 
-  for (const h of lan.hosts) {
-    hosts.push(await startFixture('examples/many-machines.js', {
-      wrap: lan.exec(h),
-      env: { PORT: String(HOST_PORT), HAPROXY: lan.gateway, REDIS_URL: `redis://${lan.gateway}:${redisPort}` },
-      readyLine: /^listening on port \d+$/, // no port group: the harness would check it on the root's loopback
-      timeoutMs: 20_000,
-    }));
-  }
+  const l = lan;
+  hosts.push(...await Promise.all(l.hosts.map((h) => startFixture('examples/many-machines.js', {
+    wrap: l.exec(h),
+    env: { PORT: String(HOST_PORT), HAPROXY: l.gateway, REDIS_URL: `redis://${l.gateway}:${redisPort}` },
+    readyLine: /^listening on port \d+$/, // no port group: the harness would check it on the root's loopback
+    timeoutMs: 20_000,
+  }))));
   // Every worker's adapter connected (serve() comes after), seen from the LAN.
   for (const h of lan.hosts) await waitForPort(h.address, HOST_PORT, redis, `host ${h.name}`);
 
@@ -109,19 +109,22 @@ beforeAll(async () => {
   fs.writeFileSync(config, haproxyConfig(lan, haproxyPort));
   const haproxy = launch(HAPROXY, ['-db', '-f', config]);
   await waitForPort('127.0.0.1', haproxyPort, haproxy, 'haproxy');
+  setUp = Date.now();
 }, 60_000);
 
 afterAll(async () => {
+  const cleanup = Date.now();
   for (const c of clients) c.close();
   await Promise.all(hosts.map((h) => h.stop()));
   for (const d of daemons) await stopDaemon(d);
-  if (lan) {
-    lan.remove();
-    const left = leftovers(lan);
-    if (left.length > 0) throw new Error(`left behind: ${left.join(', ')}`);
-  }
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  if (missing.length === 0) console.log(`many-hosts: ${((Date.now() - started) / 1000).toFixed(1)} s from setup to cleanup`);
+  if (lan) {
+    const l = lan;
+    l.remove();
+    const s = (from: number, to: number): string => `${((to - from) / 1000).toFixed(1)} s`;
+    console.log(`many-hosts: ${s(started, Date.now())} in all: set-up ${s(started, setUp)}, test ${s(setUp, cleanup)}, clean-up ${s(cleanup, Date.now())}`);
+    if (!(await waitUntil(() => leftovers(l).length === 0, 3000))) throw new Error(`left behind: ${leftovers(l).join(', ')}`);
+  }
 });
 
 describe('two hosts behind HAProxy with @socket.io/redis-adapter (examples/many-machines.js)', () => {

@@ -59,8 +59,12 @@ export function makeLan(hostNames: string[]): Lan {
     hosts: hostNames.map((name, i) => ({ name, netns: `sn-${tag}-${name}`, address: `${prefix}.${i + 2}` })),
     exec: (host) => ['ip', 'netns', 'exec', host.netns],
     remove: () => {
-      // Deleting a namespace deletes its veth end and so the pair.
-      for (const h of lan.hosts) ip(['netns', 'del', h.netns]);
+      // Deleting one end of a veth pair deletes both; a namespace's own
+      // deletion would take its end too, but later, in the kernel's cleanup.
+      lan.hosts.forEach((h, i) => {
+        ip(['link', 'del', `snv${tag}${i}`]);
+        ip(['netns', 'del', h.netns]);
+      });
       ip(['link', 'del', lan.bridge]);
     },
   };
