@@ -3,9 +3,11 @@
  *
  * API (everything is bounded in count and time):
  *
- *   startFixture(file, { env?, args?, readyLine?, timeoutMs? }) -> Promise<Fixture>
+ *   startFixture(file, { env?, args?, readyLine?, timeoutMs?, wrap? }) -> Promise<Fixture>
  *       Spawns `node <file> ...args` with cwd = repo root and env = process.env + env
- *       (so STICKY_NATIVE reaches the fixture), waits for a stdout line matching
+ *       (so STICKY_NATIVE reaches the fixture), under `wrap` if given (a command that
+ *       execs its arguments in place, e.g. ['ip', 'netns', 'exec', name]: the pid
+ *       stays node's), waits for a stdout line matching
  *       `readyLine` (default /^listening (\d+)$/; group 1 is the port), then waits
  *       until that port accepts a TCP connection. Rejects (and kills everything)
  *       if the process exits or `timeoutMs` (default 15000) passes first.
@@ -47,6 +49,7 @@ export interface FixtureOptions {
   args?: string[];
   readyLine?: RegExp;
   timeoutMs?: number;
+  wrap?: string[];
 }
 
 export interface Fixture {
@@ -142,7 +145,8 @@ export async function startFixture(file: string, opts: FixtureOptions = {}): Pro
   const readyLine = opts.readyLine ?? /^listening (\d+)$/;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const marker = randomUUID();
-  const child: ChildProcess = spawn(process.execPath, [path.resolve(REPO_ROOT, file), ...(opts.args ?? [])], {
+  const argv = [...(opts.wrap ?? []), process.execPath, path.resolve(REPO_ROOT, file), ...(opts.args ?? [])];
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env, STICKY_TEST_FIXTURE: marker },
     stdio: ['ignore', 'pipe', 'pipe'],
