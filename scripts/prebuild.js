@@ -26,7 +26,7 @@ const CROSS_ARM64 = { CC: 'aarch64-linux-gnu-gcc', CXX: 'aarch64-linux-gnu-g++',
 /** The targets this host builds: { arch, env, stripBin }. */
 function hostTargets() {
   const host = { arch: os.arch(), env: {}, stripBin: 'strip' };
-  if (os.platform() !== 'linux' || os.arch() !== 'x64') return [host];
+  if (os.platform() !== 'linux' || os.arch() !== 'x64' || libc() !== 'glibc') return [host];
   const arm64 = { arch: 'arm64', env: CROSS_ARM64, stripBin: 'aarch64-linux-gnu-strip' };
   return [host, arm64];
 }
