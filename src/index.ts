@@ -47,6 +47,8 @@ namespace sticky {
   export const stickySessionIds = socketio.stickySessionIds;
   /** Which routing core is loaded: the native addon or the pure-TS fallback. */
   export const core = binding.primitives.kind;
+  /** Why the native addon did not load (the core is then the fallback); null when it did or STICKY_NATIVE=fallback. */
+  export const nativeLoadError = binding.nativeLoadError;
 
   /** Creates the primary's balancer. Call `listen()` on it to fork the workers and bind. */
   export function createBalancer(balancerOptions?: BalancerOptions): Balancer {

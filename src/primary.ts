@@ -2,7 +2,7 @@ import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { primitives } from './binding';
+import { primitives, warnIfFallback } from './binding';
 import { normalizeOptions, type BalancerConfig, type BalancerOptions } from './options';
 import type { RejectReason } from './routing/index';
 import { ChannelTransport } from './transport/channel';
@@ -51,6 +51,7 @@ export class Balancer extends EventEmitter {
   constructor(options: BalancerOptions = {}, server?: net.Server) {
     super();
     this.config = normalizeOptions(options);
+    warnIfFallback();
     this.pool = new WorkerPool(this.config, {
       handoffFor: (index) => this.transport.handoffFor(index),
       forked: (index, handoff) => this.transport.forked(index, handoff),
@@ -69,6 +70,9 @@ export class Balancer extends EventEmitter {
 
   /** Binds, starts the workers, and resolves once each is ready (or has died). */
   async listen(port: number, host?: string): Promise<AddressInfo> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`sticky-native: listen: port must be an integer from 0 to 65535, got ${String(port)}`);
+    }
     const address = await this.transport.bind(port, host);
     if (this.config.signals) this.handleSignals();
     this.startWorkers();
