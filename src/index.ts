@@ -30,6 +30,7 @@ function sticky(first: seed.ServerOrFactory | number | seed.SeedOptions, second?
 namespace sticky {
   export type BalancerOptions = options.BalancerOptions;
   export type Routing = options.Routing;
+  export type BalancerEvents = primary.BalancerEvents;
   export type BalancerStats = primary.BalancerStats;
   export type WorkerStats = primary.WorkerStats;
   export type ServeOptions = child.ServeOptions;

@@ -2,6 +2,7 @@ import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { BalancerEvents } from './balancer-events';
 import { primitives, warnIfFallback } from './binding';
 import { normalizeOptions, type BalancerConfig, type BalancerOptions } from './options';
 import type { RejectReason } from './routing/index';
@@ -33,12 +34,24 @@ export interface BalancerStats {
   pending: number;
 }
 
+export type { BalancerEvents };
+
+type Event = keyof BalancerEvents;
+
+// EventEmitter's listener methods, typed by event name (merged into the class).
+export interface Balancer {
+  on<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  once<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  off<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  addListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  removeListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  prependListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  prependOnceListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+}
+
 /**
  * The primary: owns the workers and the transport that brings each
- * connection to its worker.
- *
- * Events: 'listening' (address), 'online' (index, worker), 'exit' (index, worker,
- * code, signal), 'respawn' (index, delayMs), 'error' (err).
+ * connection to its worker. Events: BalancerEvents.
  */
 export class Balancer extends EventEmitter {
   readonly config: BalancerConfig;
