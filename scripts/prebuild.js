@@ -59,7 +59,7 @@ function scratchCopy() {
   fs.copyFileSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name }));
   // binding.gyp asks node-addon-api for its include dir.
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), os.platform() === 'win32' ? 'junction' : 'dir');
   return dir;
 }
 

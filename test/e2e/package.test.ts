@@ -110,6 +110,16 @@ describe.runIf(runs)('the packed tarball', () => {
     expect(fs.readFileSync(path.join(REPO_ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the sticky-native authors\n/);
   });
 
+  it('each Linux prebuild is an ELF shared object for its architecture', () => {
+    // e_machine, at byte 18 of the ELF header: 62 is x86-64, 183 AArch64.
+    for (const [arch, machine] of [['x64', 62], ['arm64', 183]] as const) {
+      const elf = fs.readFileSync(path.join(REPO_ROOT, 'prebuilds', `linux-${arch}`, 'sticky-native.glibc.node'));
+      expect(elf.subarray(0, 4)).toEqual(Buffer.from('\x7fELF', 'latin1'));
+      expect(elf.readUInt16LE(16)).toBe(3); // ET_DYN
+      expect(elf.readUInt16LE(18)).toBe(machine);
+    }
+  });
+
   it('package.json names the repository, homepage and issue tracker', () => {
     expect(pkg.license).toBe('MIT');
     expect(pkg.repository).toEqual({ type: 'git', url: 'git+https://github.com/sticky-native/sticky-native.git' });
