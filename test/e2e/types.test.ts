@@ -54,7 +54,7 @@ describe.runIf(runs)('types', () => {
 
   it('wrong calls do not compile: each marked line is an error', async () => {
     const source = fixture('types-wrong.ts');
-    const dir = writeProject(project('types-wrong'), PROJECTS.commonjs, { 'wrong.ts': source });
+    const dir = writeProject(project('types-wrong'), PROJECTS.node16, { 'wrong.ts': source });
     const result = await tsc(dir, '--noEmit');
     expect(result.code).not.toBe(0);
     const wrongLines = source.split('\n').flatMap((line, i) => (line.includes('// wrong:') ? [i + 1] : []));
