@@ -135,6 +135,11 @@ describe.runIf(runs)('the packed tarball', () => {
     expect(loaded.stdout.trim()).toBe('native null');
     const stderr = await servesSticky(dir, 'native');
     expect(stderr.join('\n')).not.toContain(WARNING);
+    // The install script where scripts run: node-gyp-build takes the prebuild and compiles nothing.
+    const rebuild = await npm(['rebuild', 'sticky-native', '--foreground-scripts'], dir);
+    expect(rebuild.code).toBe(0);
+    expect(rebuild.stdout + rebuild.stderr).not.toMatch(/gyp|fallback will be used/);
+    expect(fs.existsSync(path.join(dir, 'node_modules', 'sticky-native', 'build'))).toBe(false);
   });
 
   it('with the prebuilds removed: the install script fails to build and still succeeds; one warning; the fallback routes', async () => {
