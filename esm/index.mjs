@@ -3,4 +3,4 @@
 import sticky from '../dist/index.js';
 
 export default sticky;
-export const { listen, Master, Balancer, createBalancer, serve, stickySessionIds, core } = sticky;
+export const { listen, Master, Balancer, createBalancer, serve, stickySessionIds, core, nativeLoadError } = sticky;

@@ -449,14 +449,22 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker> {
 // ---- Kernel steering (Linux): the `steering` export --------------------------
 #ifdef __linux__
 
-// An Error like Node's system errors: code, errno (negative, as libuv's), syscall.
+// The user called listen(): an Error like Node's own listen errors ("listen
+// EADDRINUSE: address already in use 127.0.0.1:3000"), with code, errno
+// (negative, as libuv's), syscall, address and port; a step other than bind or
+// listen is named after the address.
 void throw_steering_error(Napi::Env env, const sticky::SteeringError& error, const std::string& host, int port) {
   const int uv_error = uv_translate_sys_error(error.code);
-  Napi::Error exception = Napi::Error::New(
-      env, "steering.createGroup: " + error.step + " " + host + ":" + std::to_string(port) + ": " + uv_strerror(uv_error));
+  const std::string address = host.empty() ? "::" : host;
+  std::string message = std::string("listen ") + uv_err_name(uv_error) + ": " + uv_strerror(uv_error) + " " + address +
+                        ":" + std::to_string(port);
+  if (error.step != "bind" && error.step != "listen") message += " (" + error.step + ")";
+  Napi::Error exception = Napi::Error::New(env, message);
   exception.Set("code", uv_err_name(uv_error));
   exception.Set("errno", static_cast<double>(uv_error));
-  exception.Set("syscall", error.step);
+  exception.Set("syscall", "listen");
+  exception.Set("address", address);
+  exception.Set("port", static_cast<double>(port));
   exception.ThrowAsJavaScriptException();
 }
 

@@ -1,8 +1,10 @@
 // Chooses the primitives once, at load: the only module that loads
 // src/fallback/ (test/unit/fallback-imports.test.ts checks). STICKY_NATIVE=fallback
 // forces the pure-TS twins, STICKY_NATIVE=native requires the addon, and unset
-// tries the addon and falls back silently (the reason stays in nativeLoadError).
+// tries the addon and falls back: the reason stays in nativeLoadError, and the
+// primary prints it once (warnIfFallback).
 
+import * as fs from 'fs';
 import * as path from 'path';
 import { fallback } from './fallback';
 import type { ChannelReceiverClass, DispatcherClass, HeadPeekerClass, Primitives, Steering } from './primitives';
@@ -29,11 +31,7 @@ export function loadNative(): Primitives {
     const load = require('node-gyp-build') as (dir: string) => Addon;
     addon = load(packageRoot);
   } catch (cause) {
-    throw new Error(
-      'sticky-native: cannot load the native addon (build it with "npm run build:native", ' +
-        `or set STICKY_NATIVE=fallback): ${(cause as Error).message}`,
-      { cause },
-    );
+    throw loadFailure(cause);
   }
   return {
     kind: 'native',
@@ -49,8 +47,34 @@ export function loadNative(): Primitives {
   };
 }
 
-/** Why the addon is not in use when the choice fell back silently; otherwise null. */
+/** The reason, what runs instead, and the fix: a user's project has no build script of ours to run. */
+function loadFailure(cause: unknown): Error {
+  const platform = `${process.platform}-${process.arch}`;
+  let shipped: string[] = [];
+  try {
+    shipped = fs.readdirSync(path.join(packageRoot, 'prebuilds'));
+  } catch {}
+  return new Error(
+    `sticky-native: the native addon cannot load on ${platform}: ${(cause as Error).message}\n` +
+      'Without it, routing runs on the pure-TypeScript fallback over Node IPC (same routing, several times slower).\n' +
+      'Fix: install a C++ compiler and Python (node-gyp) and run `npm rebuild sticky-native`, or install on a platform ' +
+      `with a matching prebuild (this copy has: ${shipped.join(', ') || 'none'}); ` +
+      'STICKY_NATIVE=fallback chooses the fallback without this message.',
+    { cause },
+  );
+}
+
+/** Why the addon is not in use when the choice fell back; otherwise null. */
 export let nativeLoadError: Error | null = null;
+
+let warned = false;
+
+/** The primary's one notice, at its first balancer, that the addon did not load (STICKY_NATIVE unset). */
+export function warnIfFallback(): void {
+  if (nativeLoadError === null || warned) return;
+  warned = true;
+  process.emitWarning(nativeLoadError.message, { code: 'STICKY_NATIVE_FALLBACK' });
+}
 
 function choose(mode: string | undefined): Primitives {
   switch (mode ?? '') {

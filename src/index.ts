@@ -30,6 +30,7 @@ function sticky(first: seed.ServerOrFactory | number | seed.SeedOptions, second?
 namespace sticky {
   export type BalancerOptions = options.BalancerOptions;
   export type Routing = options.Routing;
+  export type BalancerEvents = primary.BalancerEvents;
   export type BalancerStats = primary.BalancerStats;
   export type WorkerStats = primary.WorkerStats;
   export type ServeOptions = child.ServeOptions;
@@ -47,6 +48,8 @@ namespace sticky {
   export const stickySessionIds = socketio.stickySessionIds;
   /** Which routing core is loaded: the native addon or the pure-TS fallback. */
   export const core = binding.primitives.kind;
+  /** Why the native addon did not load (the core is then the fallback); null when it did or STICKY_NATIVE=fallback. */
+  export const nativeLoadError = binding.nativeLoadError;
 
   /** Creates the primary's balancer. Call `listen()` on it to fork the workers and bind. */
   export function createBalancer(balancerOptions?: BalancerOptions): Balancer {

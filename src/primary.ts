@@ -2,7 +2,8 @@ import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { primitives } from './binding';
+import type { BalancerEvents } from './balancer-events';
+import { primitives, warnIfFallback } from './binding';
 import { normalizeOptions, type BalancerConfig, type BalancerOptions } from './options';
 import type { RejectReason } from './rejections';
 import { ChannelTransport } from './transport/channel';
@@ -33,12 +34,24 @@ export interface BalancerStats {
   pending: number;
 }
 
+export type { BalancerEvents };
+
+type Event = keyof BalancerEvents;
+
+// EventEmitter's listener methods, typed by event name (merged into the class).
+export interface Balancer {
+  on<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  once<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  off<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  addListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  removeListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  prependListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+  prependOnceListener<E extends Event>(event: E, listener: BalancerEvents[E]): this;
+}
+
 /**
  * The primary: owns the workers and the transport that brings each
- * connection to its worker.
- *
- * Events: 'listening' (address), 'online' (index, worker), 'exit' (index, worker,
- * code, signal), 'respawn' (index, delayMs), 'error' (err).
+ * connection to its worker. Events: BalancerEvents.
  */
 export class Balancer extends EventEmitter {
   readonly config: BalancerConfig;
@@ -51,6 +64,7 @@ export class Balancer extends EventEmitter {
   constructor(options: BalancerOptions = {}, server?: net.Server) {
     super();
     this.config = normalizeOptions(options);
+    warnIfFallback();
     this.pool = new WorkerPool(this.config, {
       handoffFor: (index) => this.transport.handoffFor(index),
       forked: (index, handoff) => this.transport.forked(index, handoff),
@@ -69,6 +83,9 @@ export class Balancer extends EventEmitter {
 
   /** Binds, starts the workers, and resolves once each is ready (or has died). */
   async listen(port: number, host?: string): Promise<AddressInfo> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`sticky-native: listen: port must be an integer from 0 to 65535, got ${String(port)}`);
+    }
     const address = await this.transport.bind(port, host);
     if (this.config.signals) this.handleSignals();
     this.startWorkers();

@@ -1,8 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { mintSessionId } from './session-id';
 
-/** An Engine.IO server: its `generateId` hook names every new session. */
+/** An Engine.IO server: its `generateId` hook names every new session (the signature of engine.io 6's). */
 export interface EngineIdHook {
-  generateId: (request: unknown) => string | PromiseLike<string>;
+  generateId(request: IncomingMessage): string | PromiseLike<string>;
   /** Its open sessions (Engine.IO keeps the count). */
   clientsCount?: number;
 }
