@@ -11,6 +11,7 @@
         "native/cidr.cc",
         "native/http_head.cc",
         "native/proxy_header.cc",
+        "native/rendezvous.cc",
         "native/dispatcher.cc",
         "native/channel_receiver.cc"
       ],

@@ -22,7 +22,8 @@
 #include "proxy_header.h"
 #include "sid.h"
 #include "siphash.h"
-#include "dispatcher.h"  // native channel: route_worker everywhere, the rest Linux only
+#include "rendezvous.h"
+#include "dispatcher.h"  // native channel: Linux only
 #include "channel_receiver.h"
 #ifdef __linux__
 #include "steering.h"  // kernel steering: Linux only (binding.gyp)

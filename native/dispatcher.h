@@ -12,25 +12,10 @@
 #define STICKY_HAVE_CHANNEL 1
 #endif
 
-#include <cstddef>
-#include <cstdint>
-
-namespace sticky {
-
-// What route_worker answers when the connection must wait for a worker.
-constexpr int kWaitForWorker = -1;
-
-// src/pick.ts `routeWorker`, rendezvous hashing: each worker scores the hash,
-// the client's own worker is the highest of all, and it goes to the
-// highest-scoring live worker, except that a client whose own worker is down
-// but still starting waits for it. kWaitForWorker when no worker is live.
-// `live` and `starting` hold `workers` (> 0) entries.
-int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t workers);
-
-}  // namespace sticky
-
 #ifdef STICKY_HAVE_CHANNEL
 
+#include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -39,6 +24,7 @@ int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t w
 
 #include "peeker.h"
 #include "proxy_header.h"
+#include "rendezvous.h"
 
 namespace sticky {
 
