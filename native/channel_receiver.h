@@ -4,7 +4,7 @@
 #ifndef STICKY_CHANNEL_RECEIVER_H
 #define STICKY_CHANNEL_RECEIVER_H
 
-#include "dispatcher.h"
+#include "channel_format.h"
 
 #ifdef STICKY_HAVE_CHANNEL
 

@@ -1,16 +1,15 @@
 // The primary's native data path (transport 'channel'): accepts on its own
-// listening socket, routes each connection by client address or forwarded
-// header, and passes the descriptors to their workers in batches over private
-// SOCK_SEQPACKET channels (SCM_RIGHTS), each with the client a PROXY protocol
-// header named, if any. No JavaScript runs per connection.
-// Plain C++: the N-API glue in binding.cc drives on_ready() from one uv_poll_t
-// on event_fd(). Linux only (epoll, timerfd, accept4).
+// listening socket, routes each connection by any routing key (client
+// address, forwarded header, PROXY protocol header, Engine.IO session id),
+// answers the rejected ones, and passes the rest to their workers in batches
+// over private SOCK_SEQPACKET channels (SCM_RIGHTS, channel_format.h), each
+// with the client a PROXY header named, if any. No JavaScript runs per
+// connection. Plain C++: the N-API glue in binding.cc drives
+// on_ready() from one uv_poll_t on event_fd(). Linux only (epoll, timerfd, accept4).
 #ifndef STICKY_DISPATCHER_H
 #define STICKY_DISPATCHER_H
 
-#ifdef __linux__
-#define STICKY_HAVE_CHANNEL 1
-#endif
+#include "channel_format.h"
 
 #ifdef STICKY_HAVE_CHANNEL
 
@@ -70,26 +69,6 @@ struct BoundAddress {
   bool ipv6 = false;
   int port = 0;
 };
-
-// One message on a channel: a fixed header, then one ChannelPeerRecord per
-// descriptor, in the order of the descriptors in SCM_RIGHTS.
-struct ChannelBatchHeader {
-  uint32_t version;  // kChannelFormat
-  uint32_t count;    // descriptors carried in SCM_RIGHTS
-};
-constexpr uint32_t kChannelFormat = 2;
-
-// The client a PROXY header named, which the worker's socket reports as its
-// remote end instead of the proxy's address.
-struct ChannelPeerRecord {
-  uint8_t address[16];  // canonical: IPv4 as ::ffff:a.b.c.d
-  uint16_t port;        // host order: both ends are on one machine
-  uint8_t family;       // 4 or 6; 0: none, the socket keeps its own peer
-  uint8_t padding;
-};
-static_assert(sizeof(ChannelPeerRecord) == 20, "the channel's record layout");
-// SCM_MAX_FD in the kernel: more descriptors in one message fail with EINVAL.
-constexpr size_t kMaxFdsPerMessage = 253;
 
 class Dispatcher {
  public:
