@@ -4,7 +4,7 @@
 // answers the rejected ones, and passes the rest to their workers in batches
 // over private SOCK_SEQPACKET channels (SCM_RIGHTS, channel_format.h), each
 // with the client a PROXY header named, if any. No JavaScript runs per
-// connection. Plain C++: the N-API glue in binding.cc drives
+// connection. Plain C++: the N-API glue in napi/dispatcher.cc drives
 // on_ready() from one uv_poll_t on event_fd(). Linux only (epoll, timerfd, accept4).
 #ifndef STICKY_DISPATCHER_H
 #define STICKY_DISPATCHER_H
