@@ -7,6 +7,7 @@
         "native/binding.cc",
         "native/napi/arguments.cc",
         "native/napi/primitives.cc",
+        "native/napi/rejections.cc",
         "native/napi/test_hooks.cc",
         # Plain C++, every platform.
         "native/siphash.cc",

@@ -9,6 +9,7 @@ namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   sticky::napi::export_primitives(env, exports);
+  exports.Set("rejectReasons", sticky::napi::define_reject_reasons(env));
 #ifdef STICKY_HAVE_PEEKER
   exports.Set("HeadPeeker", sticky::napi::define_head_peeker(env));
 #endif

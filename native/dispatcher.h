@@ -23,22 +23,10 @@
 
 #include "peeker.h"
 #include "proxy_header.h"
+#include "rejections.h"
 #include "rendezvous.h"
 
 namespace sticky {
-
-// The order of RejectReason in src/routing/index.ts (and of emptyRejections).
-enum class Rejection {
-  MissingHeader,
-  InvalidHeader,
-  HeadTooLarge,
-  HeadTimeout,
-  ClosedEarly,
-  QueueFull,
-  MalformedProxy,
-  UntrustedProxy,
-};
-constexpr size_t kRejectionCount = 8;
 
 struct DispatcherConfig {
   bool route_by_header = false;
@@ -171,8 +159,9 @@ class Dispatcher {
   void rebalance();
   // A worker takes connections when JS says it is live and its channel is open.
   void refresh_live();
-  void reject(int fd, Rejection reason, int status, const std::string& message);
-  void drop(int fd, Rejection reason);
+  // Counts `reason` and answers as kRejections has it: its status and text,
+  // or no answer where its status is 0; then closes.
+  void reject(int fd, Rejection reason);
   void sweep_timeouts();
   void pause_accepting();
   void update_timer();

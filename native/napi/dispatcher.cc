@@ -230,15 +230,12 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher>, public PollO
     Napi::Object result = Napi::Object::New(env);
     Napi::Array routed = Napi::Array::New(env);
     Napi::Object rejected = Napi::Object::New(env);
-    static const char* const kReasons[kRejectionCount] = {
-        "missing-header", "invalid-header", "head-too-large", "head-timeout",
-        "closed-early",   "queue-full",     "malformed-proxy", "untrusted-proxy"};
     if (dispatcher_) {
       const std::vector<uint64_t>& counts = dispatcher_->routed();
       for (size_t i = 0; i < counts.size(); ++i) routed.Set(static_cast<uint32_t>(i), static_cast<double>(counts[i]));
     }
     for (size_t i = 0; i < kRejectionCount; ++i) {
-      rejected.Set(kReasons[i], dispatcher_ ? static_cast<double>(dispatcher_->rejected()[i]) : 0.0);
+      rejected.Set(kRejections[i].reason, dispatcher_ ? static_cast<double>(dispatcher_->rejected()[i]) : 0.0);
     }
     result.Set("routed", routed);
     result.Set("rejected", rejected);

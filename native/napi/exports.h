@@ -13,6 +13,8 @@ namespace napi {
 
 // primitives.cc: hash64, parseAddress, scanHead, scanProxyHeader, scanSid.
 void export_primitives(Napi::Env env, Napi::Object exports);
+// rejections.cc: the `rejectReasons` list.
+Napi::Array define_reject_reasons(Napi::Env env);
 // test_hooks.cc: pickForTest, cidrContainsForTest.
 void export_test_hooks(Napi::Env env, Napi::Object exports);
 
