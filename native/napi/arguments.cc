@@ -31,6 +31,15 @@ bool read_whole_number(const Napi::Value& value, int min, int max, int* out) {
   return true;
 }
 
+bool read_choice(Napi::Env env, const Napi::Value& value, const std::string& what, const char* first,
+                 const char* second, bool* is_second) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  *is_second = name == second;
+  if (*is_second || value.IsUndefined() || name == first) return true;
+  throw_type_error(env, what + " must be '" + first + "' or '" + second + "'");
+  return false;
+}
+
 bool read_cidr_list(Napi::Env env, const Napi::Value& value, const std::string& what, CidrSet* set) {
   if (!value.IsArray()) {
     throw_type_error(env, what + " must be an array of CIDR strings");
@@ -58,22 +67,14 @@ bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what, 
     return false;
   }
   const Napi::Object object = value.As<Napi::Object>();
-  const Napi::Value format = object.Get("format");
-  const std::string format_name = format.IsString() ? format.As<Napi::String>().Utf8Value() : "";
-  if (format_name == "forwarded") {
-    rules->format = HeaderFormat::Forwarded;
-  } else if (!format.IsUndefined() && format_name != "list") {
-    throw_type_error(env, prefix + "format must be 'list' or 'forwarded'");
+  bool forwarded, rightmost_untrusted;
+  if (!read_choice(env, object.Get("format"), prefix + "format", "list", "forwarded", &forwarded) ||
+      !read_choice(env, object.Get("pick"), prefix + "pick", "leftmost", "rightmost-untrusted",
+                   &rightmost_untrusted)) {
     return false;
   }
-  const Napi::Value pick = object.Get("pick");
-  const std::string pick_name = pick.IsString() ? pick.As<Napi::String>().Utf8Value() : "";
-  if (pick_name == "rightmost-untrusted") {
-    rules->pick = AddressPick::RightmostUntrusted;
-  } else if (!pick.IsUndefined() && pick_name != "leftmost") {
-    throw_type_error(env, prefix + "pick must be 'leftmost' or 'rightmost-untrusted'");
-    return false;
-  }
+  if (forwarded) rules->format = HeaderFormat::Forwarded;
+  if (rightmost_untrusted) rules->pick = AddressPick::RightmostUntrusted;
   const Napi::Value list = object.Get("trusted");
   return list.IsUndefined() || read_cidr_list(env, list, prefix + "trusted", trusted);
 }

@@ -27,6 +27,11 @@ bool read_bytes(const Napi::Value& value, const uint8_t** data, size_t* length);
 bool read_whole_number(const Napi::Value& value, double min, double max, double* out);
 bool read_whole_number(const Napi::Value& value, int min, int max, int* out);
 
+// An optional string naming one of two choices (undefined: the first);
+// `*is_second` when it names the second.
+bool read_choice(Napi::Env env, const Napi::Value& value, const std::string& what, const char* first,
+                 const char* second, bool* is_second);
+
 // Appends every entry of `value`, an array of address or CIDR strings, to `set`.
 bool read_cidr_list(Napi::Env env, const Napi::Value& value, const std::string& what, CidrSet* set);
 
