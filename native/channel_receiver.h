@@ -1,10 +1,10 @@
 // The worker's end of a native channel (transport 'channel'): receives the
 // batches of accepted sockets the primary's Dispatcher sends. Plain C++: the
-// N-API glue in binding.cc drives receive() from one uv_poll_t on fd().
+// N-API glue in napi/channel_receiver.cc drives receive() from one uv_poll_t on fd().
 #ifndef STICKY_CHANNEL_RECEIVER_H
 #define STICKY_CHANNEL_RECEIVER_H
 
-#include "dispatcher.h"
+#include "channel_format.h"
 
 #ifdef STICKY_HAVE_CHANNEL
 

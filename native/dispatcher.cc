@@ -1,49 +1,5 @@
 #include "dispatcher.h"
 
-namespace sticky {
-
-namespace {
-
-// src/pick.ts workerScore: lowbias32((low XOR index * 0x9e3779b9) + high).
-// Distinct inputs per index and a bijective mix: a client's scores never tie.
-uint32_t worker_score(uint32_t high, uint32_t low, uint32_t index) {
-  uint32_t x = (low ^ (index * 0x9e3779b9u)) + high;
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
-
-}  // namespace
-
-int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t workers) {
-  // Rendezvous hashing: the own worker scores highest of all, the answer is
-  // the highest-scoring live one, so only a down worker's clients move.
-  const uint32_t high = static_cast<uint32_t>(hash >> 32);
-  const uint32_t low = static_cast<uint32_t>(hash);
-  size_t own = 0;
-  int64_t own_score = -1;
-  int best = kWaitForWorker;
-  int64_t best_score = -1;
-  for (size_t i = 0; i < workers; ++i) {
-    const int64_t score = worker_score(high, low, static_cast<uint32_t>(i));
-    if (score > own_score) {
-      own = i;
-      own_score = score;
-    }
-    if (live[i] && score > best_score) {
-      best = static_cast<int>(i);
-      best_score = score;
-    }
-  }
-  if (!live[own] && starting[own]) return kWaitForWorker;
-  return best;
-}
-
-}  // namespace sticky
-
 #ifdef STICKY_HAVE_CHANNEL
 
 #include <algorithm>
@@ -339,7 +295,7 @@ void Dispatcher::accept_batch() {
     }
     uint8_t address[16];
     if (!canonical_address(peer, address)) {
-      drop(fd, Rejection::ClosedEarly);
+      reject(fd, Rejection::ClosedEarly);
       continue;
     }
     // With the safe pick the peer is the rightmost hop: a client that reaches
@@ -366,7 +322,7 @@ void Dispatcher::accept_batch() {
       continue;
     }
     if (watch_head(fd) != 0) {
-      drop(fd, Rejection::ClosedEarly);
+      reject(fd, Rejection::ClosedEarly);
       continue;
     }
     if (watch_serial_.size() <= static_cast<size_t>(fd)) watch_serial_.resize(fd + 1, 0);
@@ -429,16 +385,16 @@ bool Dispatcher::proxy_peek(int fd, bool no_more, ProxyScan* scan) {
 
 // Decides as src/routing/proxy-protocol.ts does.
 void Dispatcher::proxy_decided(int fd, const ProxyScan& scan) {
-  if (scan.status == ProxyStatus::NeedMore) return drop(fd, Rejection::ClosedEarly);
+  if (scan.status == ProxyStatus::NeedMore) return reject(fd, Rejection::ClosedEarly);
   uint8_t peer[16];
-  if (!peer_address(fd, peer)) return drop(fd, Rejection::ClosedEarly);
+  if (!peer_address(fd, peer)) return reject(fd, Rejection::ClosedEarly);
   const uint64_t by_peer = siphash24(config_.secret, peer, sizeof peer);
   if (scan.status == ProxyStatus::NotProxy) return dispatch(fd, by_peer);
   // Anything that could be a header lets its sender pick its own address:
   // only a trusted proxy may send one.
-  if (!contains(config_.trusted_proxies, peer)) return drop(fd, Rejection::UntrustedProxy);
-  if (scan.status == ProxyStatus::Malformed) return drop(fd, Rejection::MalformedProxy);
-  if (!consume(fd, scan.header_length)) return drop(fd, Rejection::ClosedEarly);
+  if (!contains(config_.trusted_proxies, peer)) return reject(fd, Rejection::UntrustedProxy);
+  if (scan.status == ProxyStatus::Malformed) return reject(fd, Rejection::MalformedProxy);
+  if (!consume(fd, scan.header_length)) return reject(fd, Rejection::ClosedEarly);
   if (scan.status == ProxyStatus::Local) return dispatch(fd, by_peer);
   ChannelPeerRecord client{};
   std::memcpy(client.address, scan.source, sizeof client.address);
@@ -481,20 +437,18 @@ void Dispatcher::peeked(int fd, PeekOutcome outcome, const uint8_t* address) {
       return;
     case PeekOutcome::Missing:
       if (config_.ignore_missing_header) return route_by_peer(fd);
-      reject(fd, Rejection::MissingHeader, 400, "Missing " + config_.header + " header");
+      reject(fd, Rejection::MissingHeader);
       return;
     case PeekOutcome::Invalid:
       if (config_.ignore_missing_header) return route_by_peer(fd);
-      reject(fd, Rejection::InvalidHeader, 400,
-             config_.header + " header does not start with an IP address");
+      reject(fd, Rejection::InvalidHeader);
       return;
     case PeekOutcome::TooLarge:
-      reject(fd, Rejection::HeadTooLarge, 431,
-             "Request head is over " + std::to_string(config_.head_limit) + " bytes");
+      reject(fd, Rejection::HeadTooLarge);
       return;
     case PeekOutcome::Closed:
     case PeekOutcome::Error:
-      drop(fd, Rejection::ClosedEarly);
+      reject(fd, Rejection::ClosedEarly);
       return;
   }
 }
@@ -504,7 +458,7 @@ void Dispatcher::session_peeked(int fd, PeekOutcome outcome, const uint8_t* work
   switch (outcome) {
     case PeekOutcome::Found: {
       const size_t index = (static_cast<size_t>(worker[0]) << 8) | worker[1];
-      if (!peer_hash(fd, &hash)) return drop(fd, Rejection::ClosedEarly);
+      if (!peer_hash(fd, &hash)) return reject(fd, Rejection::ClosedEarly);
       // A session whose worker is down died with it: the request goes as a
       // handshake would, and the client reconnects after "Session ID unknown".
       if (!effective_live_[index]) return dispatch(fd, hash);
@@ -518,7 +472,7 @@ void Dispatcher::session_peeked(int fd, PeekOutcome outcome, const uint8_t* work
       return route_by_peer(fd);
     case PeekOutcome::Closed:
     case PeekOutcome::Error:
-      return drop(fd, Rejection::ClosedEarly);
+      return reject(fd, Rejection::ClosedEarly);
   }
 }
 
@@ -538,7 +492,7 @@ bool Dispatcher::peer_hash(int fd, uint64_t* hash) {
 
 void Dispatcher::route_by_peer(int fd) {
   uint64_t hash;
-  if (!peer_hash(fd, &hash)) return drop(fd, Rejection::ClosedEarly);
+  if (!peer_hash(fd, &hash)) return reject(fd, Rejection::ClosedEarly);
   dispatch(fd, hash);
 }
 
@@ -548,7 +502,7 @@ void Dispatcher::dispatch(int fd, uint64_t hash, const ChannelPeerRecord& peer) 
                         : route_worker(hash, effective_live_.get(), starting_.get(), channels_.size());
   if (index != kWaitForWorker) return enqueue(static_cast<size_t>(index), fd, hash, peer);
   if (waiting_.size() >= config_.queue_limit) {
-    reject(fd, Rejection::QueueFull, 503, "No worker is available");
+    reject(fd, Rejection::QueueFull);
     return;
   }
   waiting_.push_back({fd, hash, peer});
@@ -584,7 +538,7 @@ void Dispatcher::enqueue(size_t index, int fd, uint64_t hash, const ChannelPeerR
   // A channel that takes messages empties its queue at the end of this
   // wake-up; only a full one makes connections wait, up to queueLimit.
   if (channel.blocked && channel.queue.size() >= config_.queue_limit) {
-    reject(fd, Rejection::QueueFull, 503, "No worker is available");
+    reject(fd, Rejection::QueueFull);
     return;
   }
   channel.queue.push_back({fd, hash, peer});
@@ -651,7 +605,7 @@ bool Dispatcher::flush(size_t index) {
         // ETOOMANYREFS, ENOBUFS, ENOMEM: this batch cannot travel now, and
         // no readiness will say when it can; turn it away rather than stall.
         for (size_t i = 0; i < count; ++i) {
-          reject(fds[i], Rejection::QueueFull, 503, "No worker is available");
+          reject(fds[i], Rejection::QueueFull);
         }
         channel.queue.erase(channel.queue.begin(), channel.queue.begin() + count);
     }
@@ -713,9 +667,14 @@ void Dispatcher::watch_channel(size_t index, bool for_writing) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, channels_[index].fd, &event);
 }
 
-void Dispatcher::reject(int fd, Rejection reason, int status, const std::string& message) {
+void Dispatcher::reject(int fd, Rejection reason) {
   ++rejected_[static_cast<size_t>(reason)];
-  const std::string body = message + "\n";
+  const int status = rejection_info(reason).status;
+  if (status == 0) {
+    ::close(fd);
+    return;
+  }
+  const std::string body = rejection_message(reason, config_.header, config_.head_limit) + "\n";
   const std::string response = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
                                "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
@@ -729,11 +688,6 @@ void Dispatcher::reject(int fd, Rejection reason, int status, const std::string&
     const ssize_t got = recv(fd, discard, sizeof discard, MSG_DONTWAIT);
     if (got == 0 || (got < 0 && errno != EINTR)) break;
   }
-  ::close(fd);
-}
-
-void Dispatcher::drop(int fd, Rejection reason) {
-  ++rejected_[static_cast<size_t>(reason)];
   ::close(fd);
 }
 
@@ -752,7 +706,7 @@ void Dispatcher::sweep_timeouts() {
     if (current && oldest.deadline_ms > now) break;
     if (current) {
       unwatch_head(oldest.fd);
-      drop(oldest.fd, Rejection::HeadTimeout);
+      reject(oldest.fd, Rejection::HeadTimeout);
     }
     deadlines_.pop_front();
   }

@@ -1,36 +1,20 @@
 // The primary's native data path (transport 'channel'): accepts on its own
-// listening socket, routes each connection by client address or forwarded
-// header, and passes the descriptors to their workers in batches over private
-// SOCK_SEQPACKET channels (SCM_RIGHTS), each with the client a PROXY protocol
-// header named, if any. No JavaScript runs per connection.
-// Plain C++: the N-API glue in binding.cc drives on_ready() from one uv_poll_t
-// on event_fd(). Linux only (epoll, timerfd, accept4).
+// listening socket, routes each connection by any routing key (client
+// address, forwarded header, PROXY protocol header, Engine.IO session id),
+// answers the rejected ones, and passes the rest to their workers in batches
+// over private SOCK_SEQPACKET channels (SCM_RIGHTS, channel_format.h), each
+// with the client a PROXY header named, if any. No JavaScript runs per
+// connection. Plain C++: the N-API glue in napi/dispatcher.cc drives
+// on_ready() from one uv_poll_t on event_fd(). Linux only (epoll, timerfd, accept4).
 #ifndef STICKY_DISPATCHER_H
 #define STICKY_DISPATCHER_H
 
-#ifdef __linux__
-#define STICKY_HAVE_CHANNEL 1
-#endif
-
-#include <cstddef>
-#include <cstdint>
-
-namespace sticky {
-
-// What route_worker answers when the connection must wait for a worker.
-constexpr int kWaitForWorker = -1;
-
-// src/pick.ts `routeWorker`, rendezvous hashing: each worker scores the hash,
-// the client's own worker is the highest of all, and it goes to the
-// highest-scoring live worker, except that a client whose own worker is down
-// but still starting waits for it. kWaitForWorker when no worker is live.
-// `live` and `starting` hold `workers` (> 0) entries.
-int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t workers);
-
-}  // namespace sticky
+#include "channel_format.h"
 
 #ifdef STICKY_HAVE_CHANNEL
 
+#include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -39,21 +23,10 @@ int route_worker(uint64_t hash, const bool* live, const bool* starting, size_t w
 
 #include "peeker.h"
 #include "proxy_header.h"
+#include "rejections.h"
+#include "rendezvous.h"
 
 namespace sticky {
-
-// The order of RejectReason in src/routing/index.ts (and of emptyRejections).
-enum class Rejection {
-  MissingHeader,
-  InvalidHeader,
-  HeadTooLarge,
-  HeadTimeout,
-  ClosedEarly,
-  QueueFull,
-  MalformedProxy,
-  UntrustedProxy,
-};
-constexpr size_t kRejectionCount = 8;
 
 struct DispatcherConfig {
   bool route_by_header = false;
@@ -84,26 +57,6 @@ struct BoundAddress {
   bool ipv6 = false;
   int port = 0;
 };
-
-// One message on a channel: a fixed header, then one ChannelPeerRecord per
-// descriptor, in the order of the descriptors in SCM_RIGHTS.
-struct ChannelBatchHeader {
-  uint32_t version;  // kChannelFormat
-  uint32_t count;    // descriptors carried in SCM_RIGHTS
-};
-constexpr uint32_t kChannelFormat = 2;
-
-// The client a PROXY header named, which the worker's socket reports as its
-// remote end instead of the proxy's address.
-struct ChannelPeerRecord {
-  uint8_t address[16];  // canonical: IPv4 as ::ffff:a.b.c.d
-  uint16_t port;        // host order: both ends are on one machine
-  uint8_t family;       // 4 or 6; 0: none, the socket keeps its own peer
-  uint8_t padding;
-};
-static_assert(sizeof(ChannelPeerRecord) == 20, "the channel's record layout");
-// SCM_MAX_FD in the kernel: more descriptors in one message fail with EINVAL.
-constexpr size_t kMaxFdsPerMessage = 253;
 
 class Dispatcher {
  public:
@@ -206,8 +159,9 @@ class Dispatcher {
   void rebalance();
   // A worker takes connections when JS says it is live and its channel is open.
   void refresh_live();
-  void reject(int fd, Rejection reason, int status, const std::string& message);
-  void drop(int fd, Rejection reason);
+  // Counts `reason` and answers as kRejections has it: its status and text,
+  // or no answer where its status is 0; then closes.
+  void reject(int fd, Rejection reason);
   void sweep_timeouts();
   void pause_accepting();
   void update_timer();

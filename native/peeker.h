@@ -1,7 +1,7 @@
 // A set of accepted sockets whose request heads the primary inspects without
 // consuming them: on readiness it peeks (MSG_PEEK) at the bytes received so far
 // and runs scan_head, until the head decides where the connection goes.
-// Plain C++: the N-API glue in binding.cc drives it from one uv_poll_t on
+// Plain C++: the N-API glue in napi/head_peeker.cc drives it from one uv_poll_t on
 // event_fd().
 #ifndef STICKY_PEEKER_H
 #define STICKY_PEEKER_H

@@ -9,27 +9,15 @@
 
 #include <cstring>
 
+#include "lowbias32.h"
+
 namespace sticky {
 namespace {
 
 constexpr int kBacklog = 511;  // what Node's listen() asks for
 
-// lowbias32 (Wellons): a 32-bit bijection whose output bits each depend on
-// every input bit. The program computes the same function in BPF.
-constexpr uint32_t kMixShift1 = 16, kMixShift2 = 15, kMixShift3 = 16;
-constexpr uint32_t kMixMul1 = 0x7feb352d, kMixMul2 = 0x846ca68b;
-
-uint32_t mix32(uint32_t h) {
-  h ^= h >> kMixShift1;
-  h *= kMixMul1;
-  h ^= h >> kMixShift2;
-  h *= kMixMul2;
-  h ^= h >> kMixShift3;
-  return h;
-}
-
 // Six constants from the key: the seed, one addend per source word (IPv6 has
-// four; IPv4 uses the first), and a final xor. Each goes through mix32 so
+// four; IPv4 uses the first), and a final xor. Each goes through lowbias32 so
 // that neighbouring keys give unrelated constants.
 enum Constant { kSeed, kWord0, kWord1, kWord2, kWord3, kFinal, kConstantCount };
 
@@ -40,12 +28,12 @@ void derive_constants(const uint8_t key[16], uint32_t out[kConstantCount]) {
                static_cast<uint32_t>(key[4 * i + 2]) << 16 |
                static_cast<uint32_t>(key[4 * i + 3]) << 24;
   }
-  for (uint32_t i = 0; i < kConstantCount; i++) out[i] = mix32(words[i % 4] + 0x9e3779b9u * (i + 1));
+  for (uint32_t i = 0; i < kConstantCount; i++) out[i] = lowbias32(words[i % 4] + 0x9e3779b9u * (i + 1));
 }
 
 sock_filter insn(uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; }
 
-// A = mix32(A), with X as scratch.
+// A = lowbias32(A), with X as scratch: the program computes the same function.
 void emit_mix(std::vector<sock_filter>& p) {
   const auto xor_shift = [&p](uint32_t shift) {
     p.push_back(insn(BPF_MISC | BPF_TAX, 0));
@@ -63,7 +51,7 @@ void emit_mix(std::vector<sock_filter>& p) {
 constexpr uint32_t kIpv4Source = 12;
 constexpr uint32_t kIpv6Source = 8;
 
-// h = seed; for each 32-bit source word w_i: h = mix32(h ^ (w_i + c_i)).
+// h = seed; for each 32-bit source word w_i: h = lowbias32(h ^ (w_i + c_i)).
 // The running h lives in A between words and in M[0] while a word loads.
 void emit_absorb(std::vector<sock_filter>& p, uint32_t offset, int words, const uint32_t c[]) {
   for (int i = 0; i < words; i++) {
