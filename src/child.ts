@@ -86,6 +86,7 @@ const ACCEPT_REPORT_MS = 200;
 function listenOnMember(server: net.Server, fd: number, connections: Connections, syncEvent: string | undefined): () => void {
   if (syncEvent) {
     // Accepted sockets start paused and wait for the application's event.
+    // Node internal: net.Server reads `pauseOnConnect` at each accept (test/e2e/node-internals.test.ts).
     (server as { pauseOnConnect?: boolean }).pauseOnConnect = true;
     server.prependListener('connection', (socket: net.Socket) => {
       socket.once(syncEvent, () => socket.resume());
@@ -106,6 +107,7 @@ function listenOnMember(server: net.Server, fd: number, connections: Connections
   });
   // A net.Socket wraps the inherited descriptor; listen() on an object with a
   // TCP handle listens in this worker without asking the primary.
+  // Node internal: net.js listens on a handle as `exclusive` (test/e2e/node-internals.test.ts).
   server.listen(new net.Socket({ fd, readable: false, writable: false }));
   return () => {
     server.close();
@@ -207,6 +209,8 @@ class Connections {
  * the TCP handle, not the socket: a TLSSocket (https) wraps the same handle
  * and asks it for the peer through TLSWrap, so http, https and anything else
  * layered on the socket see the same client.
+ * Node internal: `_handle.getpeername(out)`, which TLSWrap forwards to the
+ * TCP handle (test/e2e/node-internals.test.ts).
  */
 function reportPeer(socket: net.Socket, peer: ProxiedPeer): void {
   const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
