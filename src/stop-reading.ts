@@ -11,6 +11,9 @@ function handleOf(socket: net.Socket): ReadingHandle {
  * would not: libuv keeps reading into the stream's buffer (or, once an
  * http.Server has consumed the handle, straight into its parser). Mirrors what
  * net.Socket#pause does for sockets made with the `onread` option.
+ * Node internals: `_handle.reading`, `_handle.readStop()`, and http.Server
+ * restarting on 'resume' a handle whose `reading` is false (guarded by
+ * test/e2e/node-internals.test.ts).
  */
 export function stopReading(socket: net.Socket): void {
   socket.pause();
@@ -28,6 +31,8 @@ export function stopReading(socket: net.Socket): void {
  * calls _read again on its next tick (maybeReadMore), which would start the
  * handle reading a handle marked idle, and bytes that arrive before the
  * hand-off would be read here and lost to the worker.
+ * Node internal: that restart by maybeReadMore (guarded by
+ * test/stop-reading.test.ts, whose control shows it).
  */
 export function holdForHandOff(socket: net.Socket): void {
   socket.pause();

@@ -14,7 +14,10 @@ export interface HeadReader {
   close(): void;
 }
 
-/** The OS descriptor behind an accepted socket, or -1 once it is closed. */
+/**
+ * The OS descriptor behind an accepted socket, or -1 once it is closed.
+ * Node internal: `socket._handle.fd` (guarded by test/e2e/node-internals.test.ts).
+ */
 function socketFd(socket: net.Socket): number {
   const handle = (socket as unknown as { _handle?: { fd?: number } | null })._handle;
   return typeof handle?.fd === 'number' ? handle.fd : -1;

@@ -190,6 +190,8 @@ export class IpcTransport implements Transport {
    * open and drops the queue without closing it, leaving those clients
    * hanging. The queued ones never reached the worker, so they are routed
    * again; the one in flight may have been read there, so it is closed.
+   * Node internals: ChildProcess `_pendingMessage` and `_handleQueue`
+   * (guarded by test/e2e/node-internals.test.ts).
    */
   private unsent(worker: Worker): Pending[] {
     const child = worker.process as unknown as {

@@ -13,6 +13,7 @@ const ACCEPT_REPORT_MS = 200;
 export function listenOnMember(server: net.Server, fd: number, connections: Connections, syncEvent: string | undefined): () => void {
   if (syncEvent) {
     // Accepted sockets start paused and wait for the application's event.
+    // Node internal: net.Server reads `pauseOnConnect` at each accept (test/e2e/node-internals.test.ts).
     (server as { pauseOnConnect?: boolean }).pauseOnConnect = true;
     server.prependListener('connection', (socket: net.Socket) => {
       socket.once(syncEvent, () => socket.resume());
@@ -33,9 +34,15 @@ export function listenOnMember(server: net.Server, fd: number, connections: Conn
   });
   // A net.Socket wraps the inherited descriptor; listen() on an object with a
   // TCP handle listens in this worker without asking the primary.
+  // Node internal: net.js listens on a handle as `exclusive` (test/e2e/node-internals.test.ts).
   server.listen(new net.Socket({ fd, readable: false, writable: false }));
   return () => {
-    server.close();
+    // Only the listening socket: http.Server#close() also destroys the
+    // connections it thinks idle, which on Node 26 includes accepted ones
+    // whose first request has not arrived; Connections.drain ends them
+    // instead. Node internal: http.Server#close is the net one after that
+    // pre-close (test/e2e/node-internals.test.ts).
+    net.Server.prototype.close.call(server);
     clearInterval(reporter);
     report();
   };

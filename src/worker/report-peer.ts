@@ -6,6 +6,8 @@ import type { ProxiedPeer } from '../proxied-peer';
  * the TCP handle, not the socket: a TLSSocket (https) wraps the same handle
  * and asks it for the peer through TLSWrap, so http, https and anything else
  * layered on the socket see the same client.
+ * Node internal: `_handle.getpeername(out)`, which TLSWrap forwards to the
+ * TCP handle (test/e2e/node-internals.test.ts).
  */
 export function reportPeer(socket: net.Socket, peer: ProxiedPeer): void {
   const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
