@@ -206,7 +206,9 @@ describe.skipIf(!runs)('kernel steering', () => {
     expect((await stats(fx)).transport).toBe('ipc');
     const { cpu } = await measuredLoad(fx);
     console.log(`ipc: primary CPU +${cpu} ms over ${ADDRESSES * PER_ADDRESS} connections`);
-    expect(cpu).toBeGreaterThan(4 * PRIMARY_CPU_BOUND_MS);
+    // Twice the bound, not more: Node 26 hands a socket over IPC for about
+    // half the primary CPU of Node 20 (100-180 ms here against 200-400).
+    expect(cpu).toBeGreaterThan(2 * PRIMARY_CPU_BOUND_MS);
   });
 
   test("SIGKILL of a worker: its clients wait for the respawn at its index, nobody else's worker changes", async () => {
