@@ -1,11 +1,13 @@
 // The addon's list of rejection reasons (native/rejections.h, exported as
-// `rejectReasons`) against what a native Dispatcher counts: the same reasons,
-// in the same order, each with a status and a text of the expected form.
+// `rejectReasons`) against its TypeScript twin (src/rejections.ts) and against
+// what a native Dispatcher counts: the same reasons, in the same order, each
+// with a status and a text of the expected form.
 
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DispatcherClass } from '../../src/primitives';
+import { REJECTIONS } from '../../src/rejections';
 
 interface Rejection { reason: string; status: number; message: string }
 interface Addon { rejectReasons: Rejection[]; Dispatcher?: DispatcherClass }
@@ -25,6 +27,10 @@ describe.skipIf(!isNative)('native rejectReasons', () => {
       // The only placeholders are {header} and {limit}.
       expect(entry.message.replace(/\{header\}|\{limit\}/g, '')).not.toMatch(/[{}]/);
     }
+  });
+
+  it('is the TypeScript list entry for entry: reason, status and text', () => {
+    expect(loadAddon().rejectReasons).toEqual(REJECTIONS.map(({ reason, status, message }) => ({ reason, status, message })));
   });
 
   it.runIf(process.platform === 'linux')("names a Dispatcher's rejection counters, in their order", () => {
