@@ -1,6 +1,6 @@
 // Rendezvous (highest random weight) hashing of a client's 64-bit hash onto a
-// worker index: the C++ twin of src/pick.ts `routeWorker`, same scores, same
-// answers (test/vectors/pick.json). Plain C++, every platform.
+// worker index: the C++ twin of src/rendezvous.ts `routeWorker`, same scores, same
+// answers (test/vectors/rendezvous.json). Plain C++, every platform.
 #ifndef STICKY_RENDEZVOUS_H
 #define STICKY_RENDEZVOUS_H
 

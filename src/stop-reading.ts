@@ -32,7 +32,7 @@ export function stopReading(socket: net.Socket): void {
  * handle reading a handle marked idle, and bytes that arrive before the
  * hand-off would be read here and lost to the worker.
  * Node internal: that restart by maybeReadMore (guarded by
- * test/stop-reading.test.ts, whose control shows it).
+ * test/unit/stop-reading.test.ts, whose control shows it).
  */
 export function holdForHandOff(socket: net.Socket): void {
   socket.pause();

@@ -15,7 +15,7 @@ namespace napi {
 namespace {
 
 // pickForTest(hash: bigint, live: boolean[], starting: boolean[]) -> index | 'wait'
-// Checks sticky::route_worker against test/vectors/pick.json.
+// Checks sticky::route_worker against test/vectors/rendezvous.json.
 Napi::Value pick_for_test(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool lossless = false;

@@ -1,6 +1,9 @@
-// A reference for src/pick.ts and native route_worker, written apart from
-// both: BigInt arithmetic straight from the definition of the score, and the
-// workers ranked by sorting their scores instead of a running maximum.
+// Rendezvous hashing for tests: a reference for src/rendezvous.ts and native
+// route_worker, written apart from both (BigInt arithmetic straight from the
+// definition of the score, the workers ranked by sorting their scores instead
+// of a running maximum), and shorthands over routeWorker that only tests need.
+
+import { routeWorker } from '../../src/rendezvous';
 
 const U32 = 0xffffffffn;
 
@@ -29,4 +32,14 @@ export function referenceRoute(hash: bigint, live: readonly boolean[], starting:
   const own = ranking[0];
   if (!live[own] && starting[own]) return 'wait';
   return ranking.find((index) => live[index]) ?? 'wait';
+}
+
+/** The highest-scoring live worker for a client's hash; -1 when no worker is live. */
+export function pick(hash: bigint, live: readonly boolean[]): number {
+  return routeWorker(hash, live, null);
+}
+
+/** The worker a client belongs to when every worker is live: the highest score of all. */
+export function ownWorker(hash: bigint, workers: number): number {
+  return pick(hash, new Array<boolean>(workers).fill(true));
 }

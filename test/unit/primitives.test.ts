@@ -6,13 +6,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fallback } from '../src/fallback';
-import { workerScore } from '../src/pick';
-import { ownWorker } from './helpers/pick';
-import type { AddressPick, HeaderFormat, HeadRules, HeadScan, Primitives } from '../src/primitives';
-import { prng, tryLoadNative } from './helpers/primitives';
+import { fallback } from '../../src/fallback';
+import { workerScore } from '../../src/rendezvous';
+import { ownWorker } from '../helpers/rendezvous';
+import type { AddressPick, HeaderFormat, HeadRules, HeadScan, Primitives } from '../../src/primitives';
+import { prng, tryLoadNative } from '../helpers/primitives';
 
-const vectorsDir = path.join(__dirname, 'vectors');
+const vectorsDir = path.join(__dirname, '..', 'vectors');
 const readVectors = (file: string) => JSON.parse(readFileSync(path.join(vectorsDir, file), 'utf8'));
 
 interface SipVector { name: string; key: string; message: string; hash: string }

@@ -3,8 +3,8 @@
 // of their session on one worker. The same clients against plain round-robin
 // cluster must break (the control that shows this test can fail).
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, mapLimit, sourceAddresses, startFixture, stopAll, type Fixture } from './helpers/harness';
-import { runClient, type ClientRun } from './helpers/socketio';
+import { freePort, mapLimit, sourceAddresses, startFixture, stopAll, type Fixture } from '../helpers/harness';
+import { runClient, type ClientRun } from '../helpers/socketio';
 
 const CLIENTS = 40;
 const ROUND_TRIPS = 5;

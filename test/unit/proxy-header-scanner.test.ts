@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROXY_V1_MAX_LENGTH, PROXY_V2_MAX_LENGTH, scanProxyHeader } from '../src/fallback/proxy-header';
-import type { ProxyScan } from '../src/primitives';
-import { prng, tryLoadNative } from './helpers/primitives';
+import { PROXY_V1_MAX_LENGTH, PROXY_V2_MAX_LENGTH, scanProxyHeader } from '../../src/fallback/proxy-header';
+import type { ProxyScan } from '../../src/primitives';
+import { prng, tryLoadNative } from '../helpers/primitives';
 
 interface ProxyVector {
   name: string;
@@ -23,7 +23,7 @@ interface ProxyVector {
 }
 
 const vectors: ProxyVector[] = JSON.parse(
-  readFileSync(path.join(__dirname, 'vectors', 'proxy-header.json'), 'utf8'),
+  readFileSync(path.join(__dirname, '..', 'vectors', 'proxy-header.json'), 'utf8'),
 ).vectors;
 
 const bytesOf = (v: ProxyVector): Buffer =>

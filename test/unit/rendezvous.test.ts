@@ -1,4 +1,4 @@
-// Rendezvous hashing (src/pick.ts and its C++ twin route_worker): the shared
+// Rendezvous hashing (src/rendezvous.ts and its C++ twin route_worker): the shared
 // vectors against a reference written apart from both, the TS and native
 // answers on random cases, and what rendezvous hashing promises: a worker's
 // absence moves only its own clients, spread evenly over the others, and
@@ -6,14 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { routeWorker, workerScore } from '../src/pick';
-import { ownWorker, pick } from './helpers/pick';
-import { REPO_ROOT } from './helpers/harness';
-import { referenceRoute, referenceScore } from './helpers/rendezvous';
-import { prng } from './helpers/primitives';
+import { routeWorker, workerScore } from '../../src/rendezvous';
+import { REPO_ROOT } from '../helpers/harness';
+import { ownWorker, pick, referenceRoute, referenceScore } from '../helpers/rendezvous';
+import { prng } from '../helpers/primitives';
 
 interface PickVector { note?: string; hash: string; live: boolean[]; starting: boolean[]; expected: number | 'wait' }
-const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, 'vectors', 'pick.json'), 'utf8')) as PickVector[];
+const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'vectors', 'rendezvous.json'), 'utf8')) as PickVector[];
 
 type PickForTest = (hash: bigint, live: boolean[], starting: boolean[]) => number | 'wait';
 function loadPickForTest(): PickForTest | null {
@@ -30,7 +29,7 @@ const tsRoute = (hash: bigint, live: boolean[], starting: boolean[]): number | '
 const random64 = (random: () => number): bigint =>
   (BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32));
 
-describe('pick vectors', () => {
+describe('rendezvous vectors', () => {
   it('the reference agrees with every vector (hand-reasoned and random)', () => {
     expect(vectors.length).toBeGreaterThan(100);
     for (const v of vectors) expect(referenceRoute(BigInt(v.hash), v.live, v.starting), v.note ?? v.hash).toEqual(v.expected);

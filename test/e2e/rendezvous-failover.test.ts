@@ -3,7 +3,7 @@
 // client of the other 7 moves or fails; the victim's clients spread over
 // several live workers while it is down; they all return after the respawn.
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, mapLimit, request, sourceAddresses, startFixture, stopAll } from './helpers/harness';
+import { freePort, mapLimit, request, sourceAddresses, startFixture, stopAll } from '../helpers/harness';
 
 afterAll(stopAll);
 

@@ -5,13 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fallback } from '../src/fallback';
-import type { Primitives } from '../src/primitives';
-import { mintSessionId } from '../src/session-id';
-import { prng, tryLoadNative } from './helpers/primitives';
+import { fallback } from '../../src/fallback';
+import type { Primitives } from '../../src/primitives';
+import { mintSessionId } from '../../src/session-id';
+import { prng, tryLoadNative } from '../helpers/primitives';
 
 interface SidVector { name: string; text: string; workers?: number; limit?: number; status: string; worker: number }
-const file = JSON.parse(readFileSync(path.join(__dirname, 'vectors', 'sid.json'), 'utf8')) as {
+const file = JSON.parse(readFileSync(path.join(__dirname, '..', 'vectors', 'sid.json'), 'utf8')) as {
   key: string;
   defaults: { workers: number; limit: number };
   vectors: SidVector[];

@@ -1,15 +1,15 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import vectors from './vectors/cidr.json';
-import { cidrContains, parseCidrList } from '../src/cidr';
-import { parseAddress } from '../src/address';
+import vectors from '../vectors/cidr.json';
+import { cidrContains, parseCidrList } from '../../src/cidr';
+import { parseAddress } from '../../src/address';
 
 interface CidrAddon {
   cidrContainsForTest(list: string[], address: Buffer): boolean | null;
 }
 
-const REPO_ROOT = path.join(__dirname, '..');
+const REPO_ROOT = path.join(__dirname, '..', '..');
 const native: CidrAddon | null = process.env.STICKY_NATIVE === 'fallback'
   ? null
   : (createRequire(__filename)('node-gyp-build') as (dir: string) => CidrAddon)(REPO_ROOT);

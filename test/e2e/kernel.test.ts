@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { primitives } from '../src/binding';
+import { primitives } from '../../src/binding';
 import {
   countFds, mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture,
-} from './helpers/harness';
+} from '../helpers/harness';
 
 const FIXTURE = 'test/fixtures/kernel-primary.js';
 const WORKERS = 4;

@@ -3,8 +3,8 @@
 // the highest score. A worker's score does not depend on the others, so when
 // one is down only its clients move (each to its own second-highest, which
 // spreads them evenly), and they come back when it is live again.
-// native/dispatcher.cc `route_worker` is the C++ twin: same scores, same answers
-// (test/vectors/pick.json).
+// native/rendezvous.cc `route_worker` is the C++ twin: same scores, same answers
+// (test/vectors/rendezvous.json).
 
 /** Odd, so index * INDEX_STEP differs for every index below 2^32. */
 const INDEX_STEP = 0x9e3779b9;

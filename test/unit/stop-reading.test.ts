@@ -5,7 +5,7 @@
 // which resumes later) is the control that shows the restart happening.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { holdForHandOff, stopReading } from '../src/stop-reading';
+import { holdForHandOff, stopReading } from '../../src/stop-reading';
 
 const servers: net.Server[] = [];
 afterEach(() => {

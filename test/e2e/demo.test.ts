@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
-import { freePort, request, startFixture, stopAll } from './helpers/harness';
+import { freePort, request, startFixture, stopAll } from '../helpers/harness';
 
 afterAll(async () => {
   await stopAll();

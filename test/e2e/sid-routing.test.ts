@@ -4,9 +4,9 @@
 // routing 'ip' all land on one worker; forged or out-of-range ids pick nothing.
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mintSessionId } from '../src/session-id';
-import { freePort, mapLimit, request, sourceAddresses, startFixture, stopAll, type Fixture } from './helpers/harness';
-import { runClient, type ClientRun } from './helpers/socketio';
+import { mintSessionId } from '../../src/session-id';
+import { freePort, mapLimit, request, sourceAddresses, startFixture, stopAll, type Fixture } from '../helpers/harness';
+import { runClient, type ClientRun } from '../helpers/socketio';
 
 const WORKERS = 4;
 const ONE_ADDRESS = '127.0.0.2';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   countFds, freePort, mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture,
-} from './helpers/harness';
+} from '../helpers/harness';
 
 const FIXTURE = 'test/fixtures/failover-primary.js';
 const CONCURRENCY = 16;

@@ -10,7 +10,7 @@ import http from 'node:http';
 import * as net from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture } from './helpers/harness';
+import { mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture } from '../helpers/harness';
 
 afterAll(stopAll);
 

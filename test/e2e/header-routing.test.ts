@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   countFds, freePort, hasOpenssl, mapLimit, parseResponse, rawExchange, request, selfSignedCertificate, sleep,
   sourceAddresses, startFixture, stopAll, type Fixture,
-} from './helpers/harness';
+} from '../helpers/harness';
 
 afterAll(stopAll);
 

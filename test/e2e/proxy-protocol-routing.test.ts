@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, hasOpenssl, selfSignedCertificate, sleep, startFixture, type Fixture } from './helpers/harness';
+import { freePort, hasOpenssl, selfSignedCertificate, sleep, startFixture, type Fixture } from '../helpers/harness';
 
 const FIXTURE = 'test/fixtures/proxy-primary.js';
 // 'auto' picks the native channel wherever the addon has a dispatcher.

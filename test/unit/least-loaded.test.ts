@@ -1,9 +1,9 @@
 // sidFallback 'least-loaded' on the IPC path (src/transport/load.ts): a
 // worker's load is what it last reported plus the handshakes placed on it
 // since; a report replaces both. (The C++ dispatcher keeps the same rule;
-// test/sid.test.ts checks the spread end to end on every transport.)
+// test/e2e/sid-routing.test.ts checks the spread end to end on every transport.)
 import { describe, expect, it } from 'vitest';
-import { LeastLoaded } from '../src/transport/load';
+import { LeastLoaded } from '../../src/transport/load';
 
 const ALL_LIVE = [true, true, true, true];
 

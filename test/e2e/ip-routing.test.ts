@@ -3,7 +3,7 @@
 // not sticky under the same load.
 import * as net from 'node:net';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { mapLimit, request, sourceAddresses, startFixture, stopAll, type Fixture } from './helpers/harness';
+import { mapLimit, request, sourceAddresses, startFixture, stopAll, type Fixture } from '../helpers/harness';
 
 const WORKERS = 4;
 const ADDRESSES = 300;

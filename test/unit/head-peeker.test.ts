@@ -4,8 +4,8 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { primitives } from '../src/binding';
-import type { HeadPeeker, PeekOutcome } from '../src/primitives';
+import { primitives } from '../../src/binding';
+import type { HeadPeeker, PeekOutcome } from '../../src/primitives';
 
 const HEADER = 'x-forwarded-for';
 const LIMIT = 4096;

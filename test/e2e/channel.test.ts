@@ -9,11 +9,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ownWorker, pick } from './helpers/pick';
 import {
-  REPO_ROOT, hasOpenssl, mapLimit, parseResponse, rawExchange, request, selfSignedCertificate, sleep,
+  hasOpenssl, mapLimit, parseResponse, rawExchange, request, selfSignedCertificate, sleep,
   sourceAddresses, startFixture, stopAll, type Fixture,
-} from './helpers/harness';
+} from '../helpers/harness';
 
 afterAll(stopAll);
 
@@ -51,22 +50,6 @@ async function workerFor(port: number, localAddress: string, headers?: Record<st
   expect(r.status, r.body).toBe(200);
   return workerOf(r.body);
 }
-
-test('pick vectors: src/pick.ts with the starting rule, and the native route_worker', () => {
-  const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, 'vectors', 'pick.json'), 'utf8')) as
-    { hash: string; live: boolean[]; starting: boolean[]; expected: number | 'wait' }[];
-  expect(vectors.length).toBeGreaterThan(100);
-  const addon = isNative
-    ? (require('node-gyp-build') as (dir: string) => { pickForTest(h: bigint, l: boolean[], s: boolean[]): number | 'wait' })(REPO_ROOT)
-    : null;
-  for (const v of vectors) {
-    const hash = BigInt(v.hash);
-    const own = ownWorker(hash, v.live.length);
-    const index = !v.live[own] && v.starting[own] ? -1 : pick(hash, v.live);
-    expect(index < 0 ? 'wait' : index, v.hash).toEqual(v.expected);
-    if (addon) expect(addon.pickForTest(hash, v.live, v.starting), v.hash).toEqual(v.expected);
-  }
-});
 
 describe.skipIf(!isNative)('channel, ip routing, 3 workers', () => {
   let fx: Fixture;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import {
   REPO_ROOT, freePort, mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture,
-} from './helpers/harness';
+} from '../helpers/harness';
 
 const CORES = os.availableParallelism();
 const started: Fixture[] = [];

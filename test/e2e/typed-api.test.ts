@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   REPO_ROOT, freePort, mapLimit, request, sleep, sourceAddresses, startFixture, stopAll, type Fixture,
-} from './helpers/harness';
+} from '../helpers/harness';
 
 const FIXTURE = 'test/fixtures/typed-primary.js';
 const READY = /^\{"event":"listening","port":(\d+)\}$/;
