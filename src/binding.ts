@@ -17,8 +17,8 @@ interface Addon {
   scanSid: Primitives['scanSid'];
   HeadPeeker?: HeadPeekerClass; // absent where the platform cannot peek (Windows)
   steering?: Steering; // Linux only
-  Dispatcher?: DispatcherClass; // absent where the platform cannot peek (Windows)
-  ChannelReceiver?: ChannelReceiverClass;
+  Dispatcher?: DispatcherClass; // Linux only
+  ChannelReceiver?: ChannelReceiverClass; // Linux only
 }
 
 // binding.ts sits in src/ (tests) or dist/ (the package): the root is one up.

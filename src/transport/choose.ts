@@ -34,7 +34,7 @@ export function chooseTransport(config: BalancerConfig, hasOwnServer: boolean): 
     throw new Error(`sticky-native: transport 'kernel' needs Linux SO_REUSEPORT steering and the addon (core: ${primitives.kind})`);
   }
   if (wanted === 'channel' && !Dispatcher) {
-    throw new Error(`sticky-native: transport 'channel' needs the native addon on Linux or macOS (core: ${primitives.kind})`);
+    throw new Error(`sticky-native: transport 'channel' needs the native addon on Linux (core: ${primitives.kind})`);
   }
   return wanted;
 }
