@@ -1,6 +1,6 @@
 import type net from 'node:net';
 
-type ReadingHandle = { reading?: boolean; readStop?: () => number } | null | undefined;
+type ReadingHandle = { reading?: boolean; readStop?: () => number; readStart?: () => number } | null | undefined;
 
 function handleOf(socket: net.Socket): ReadingHandle {
   return (socket as unknown as { _handle?: ReadingHandle })._handle;
@@ -21,6 +21,23 @@ export function stopReading(socket: net.Socket): void {
   if (handle?.reading && handle.readStop) {
     handle.reading = false;
     handle.readStop();
+  }
+}
+
+/**
+ * Undoes stopReading: resumes the stream and restarts the handle. resume()
+ * alone would not restart it: the stream still counts the read it started
+ * when the socket was made (no bytes have answered it), so it never calls
+ * _read again. An http.Server restarts the handle on 'resume' itself; a plain
+ * net.Server does not, and its socket would wait forever (test/e2e/seed-api.test.ts,
+ * 'net.Server'). Node internals: `_handle.reading` and `_handle.readStart()`.
+ */
+export function resumeReading(socket: net.Socket): void {
+  socket.resume();
+  const handle = handleOf(socket);
+  if (handle && handle.reading === false && handle.readStart) {
+    handle.reading = true;
+    handle.readStart();
   }
 }
 

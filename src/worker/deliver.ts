@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { ProxiedPeer } from '../proxied-peer';
-import { stopReading } from '../stop-reading';
+import { resumeReading, stopReading } from '../stop-reading';
 import { reportPeer } from './report-peer';
 
 /** Hands a connection the primary routed here to `server`, as if it had accepted it. */
@@ -18,7 +18,7 @@ export function deliver(
     // Before 'connection': the handler may emit the event at once, and the
     // server must find the socket paused so it does not start the flow itself.
     stopReading(socket);
-    socket.once(syncEvent, () => socket.resume());
+    socket.once(syncEvent, () => resumeReading(socket));
   }
   server.emit('connection', socket);
 }

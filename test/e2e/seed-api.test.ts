@@ -242,15 +242,18 @@ describe('seed sync option', () => {
     return out;
   }
 
-  for (const proxy of [true, false]) {
-    const mode = proxy ? 'proxy mode' : 'ip mode';
+  // An http.Server restarts a stopped socket on 'resume' itself; a plain
+  // net.Server relies on the balancer to start reading again.
+  for (const [proxy, plain] of [[true, false], [false, false], [true, true], [false, true]]) {
+    const mode = `${proxy ? 'proxy mode' : 'ip mode'}, ${plain ? 'net.Server' : 'http.Server'}`;
+    const env = { FIX_PROXY: proxy ? '1' : '0', FIX_PLAIN: plain ? '1' : '0' };
     test(`${mode}: no data reaches the server until the app emits the event on the socket`, async () => {
-      const fx = await start('test/fixtures/seed-sync.js', { FIX_PROXY: proxy ? '1' : '0' });
+      const fx = await start('test/fixtures/seed-sync.js', env);
       expect(await orderOf(fx, proxy, 4)).toEqual(['emit-first', 'emit-first', 'emit-first', 'emit-first']);
     });
 
     test(`${mode} control: without sync the same app sees the request before its delayed emit`, async () => {
-      const fx = await start('test/fixtures/seed-sync.js', { FIX_PROXY: proxy ? '1' : '0', FIX_SYNC: '0' });
+      const fx = await start('test/fixtures/seed-sync.js', { ...env, FIX_SYNC: '0' });
       expect(await orderOf(fx, proxy, 4)).toEqual(['request-first', 'request-first', 'request-first', 'request-first']);
     });
   }
