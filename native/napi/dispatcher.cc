@@ -171,17 +171,7 @@ class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher>, public PollO
     BoundAddress bound;
     const int error = dispatcher_->listen(host, port, &bound);
     if (error != 0) {
-      // As Node's own listen errors: "listen EADDRINUSE: address already in use 127.0.0.1:80".
-      const int uv_error = uv_translate_sys_error(error);
-      Napi::Error exception = Napi::Error::New(
-          env, std::string("listen ") + uv_err_name(uv_error) + ": " + uv_strerror(uv_error) + " " + host + ":" +
-                   std::to_string(port));
-      exception.Set("code", uv_err_name(uv_error));
-      exception.Set("errno", static_cast<double>(uv_error));
-      exception.Set("syscall", "listen");
-      exception.Set("address", host);
-      exception.Set("port", static_cast<double>(port));
-      exception.ThrowAsJavaScriptException();
+      throw_listen_error(env, error, host, port);
       return Napi::Value();
     }
     // Listening: like a net.Server, this keeps the process (and itself) up until close().

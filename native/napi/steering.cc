@@ -15,25 +15,6 @@ namespace napi {
 
 namespace {
 
-// The user called listen(): an Error like Node's own listen errors ("listen
-// EADDRINUSE: address already in use 127.0.0.1:3000"), with code, errno
-// (negative, as libuv's), syscall, address and port; a step other than bind or
-// listen is named after the address.
-void throw_steering_error(Napi::Env env, const SteeringError& error, const std::string& host, int port) {
-  const int uv_error = uv_translate_sys_error(error.code);
-  const std::string address = host.empty() ? "::" : host;
-  std::string message = std::string("listen ") + uv_err_name(uv_error) + ": " + uv_strerror(uv_error) + " " + address +
-                        ":" + std::to_string(port);
-  if (error.step != "bind" && error.step != "listen") message += " (" + error.step + ")";
-  Napi::Error exception = Napi::Error::New(env, message);
-  exception.Set("code", uv_err_name(uv_error));
-  exception.Set("errno", static_cast<double>(uv_error));
-  exception.Set("syscall", "listen");
-  exception.Set("address", address);
-  exception.Set("port", static_cast<double>(port));
-  exception.ThrowAsJavaScriptException();
-}
-
 Napi::Value available(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), steering_available());
 }
@@ -69,7 +50,9 @@ Napi::Value create_group(const Napi::CallbackInfo& info) {
     if (error.bad_host) {
       throw_type_error(env, "steering.createGroup: host must be an IP address, 'localhost' or '', not \"" + host + "\"");
     } else {
-      throw_steering_error(env, error, host.empty() ? "::" : host, port);
+      // A setup step other than bind or listen is named in the message.
+      const bool named = error.step != "bind" && error.step != "listen";
+      throw_listen_error(env, error.code, host.empty() ? "::" : host, port, named ? error.step : "");
     }
     return Napi::Value();
   }
