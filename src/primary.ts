@@ -1,9 +1,11 @@
-import type { Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { BalancerEvents } from './balancer-events';
 import { primitives, warnIfFallback } from './binding';
+import { stopForeignWorkers, warnForeignWorker } from './foreign-workers';
+import { isStickyMessage } from './messages';
 import { normalizeOptions, type BalancerConfig, type BalancerOptions } from './options';
 import type { RejectReason } from './rejections';
 import { ChannelTransport } from './transport/channel';
@@ -11,7 +13,7 @@ import { chooseTransport } from './transport/choose';
 import type { Transport, WorkerView } from './transport/types';
 import { IpcTransport } from './transport/ipc';
 import { KernelTransport } from './transport/kernel';
-import { WorkerPool } from './worker-pool';
+import { WorkerPool, isBalancerWorker } from './worker-pool';
 
 export interface WorkerStats {
   index: number;
@@ -77,7 +79,7 @@ export class Balancer extends EventEmitter {
     this.pool.on('respawn', (...args: unknown[]) => this.emit('respawn', ...args));
     if (server) {
       // A Master bound with its own listen() starts its workers once bound.
-      server.on('listening', () => this.startWorkers());
+      server.on('listening', () => this.forkWorkers());
     }
   }
 
@@ -88,7 +90,7 @@ export class Balancer extends EventEmitter {
     }
     const address = await this.transport.bind(port, host);
     if (this.config.signals) this.handleSignals();
-    this.startWorkers();
+    this.forkWorkers();
     await this.pool.settled();
     this.emit('listening', address);
     return address;
@@ -119,6 +121,7 @@ export class Balancer extends EventEmitter {
   /** Stops accepting, lets the workers finish their connections (up to `shutdownTimeout`), resolves when all are gone. */
   close(): Promise<void> {
     this.stopHandlingSignals();
+    cluster.off('message', this.onClusterMessage);
     this.closed ??= Promise.all([this.transport.close(), this.pool.close(this.config.shutdownTimeout)]).then(() => {});
     return this.closed;
   }
@@ -138,7 +141,16 @@ export class Balancer extends EventEmitter {
   }
 
   private readonly onStopSignal = () => {
-    void this.close().then(() => process.exit(0));
+    void this.close().then(() => {
+      stopForeignWorkers();
+      process.exit(0);
+    });
+  };
+
+  /** A worker the application forked itself tries to serve. */
+  private readonly onClusterMessage = (worker: Worker, message: unknown) => {
+    if (isBalancerWorker(worker) || !isStickyMessage(message)) return;
+    if (message.sticky === 'ready') warnForeignWorker(worker, this.config.workers);
   };
 
   private readonly onRestartSignal = () => {
@@ -158,9 +170,15 @@ export class Balancer extends EventEmitter {
     process.off('SIGHUP', this.onRestartSignal);
   }
 
-  private startWorkers(): void {
+  /**
+   * Forks the workers now rather than once bound, which listen() does itself.
+   * sticky-session 1.x's listen() fills cluster.workers before it returns;
+   * connections that come before a worker is ready wait for it.
+   */
+  forkWorkers(): void {
     if (this.started) return;
     this.started = true;
+    cluster.on('message', this.onClusterMessage);
     this.pool.start();
   }
 }

@@ -18,6 +18,14 @@ export interface PoolHooks {
 /** A worker that lived less than this before dying counts as crash-looping. */
 const STABLE_UPTIME_MS = 5_000;
 
+/** Every worker a balancer of this process forked; any other is the application's own. */
+const forkedByBalancers = new WeakSet<Worker>();
+
+/** Whether a balancer of this process forked `worker` (cluster.fork() by the application did not). */
+export function isBalancerWorker(worker: Worker): boolean {
+  return forkedByBalancers.has(worker);
+}
+
 interface Slot {
   index: number;
   worker: Worker | null;
@@ -46,6 +54,10 @@ export class WorkerPool extends EventEmitter {
   readonly starting: boolean[];
   private readonly slots: Slot[];
   private closing = false;
+  /** Workers that closed their server (sticky-session 1.x), finishing their connections while their replacements serve. */
+  private readonly leaving = new Set<Promise<void>>();
+  /** Indexes a rolling restart is replacing now. */
+  private readonly replacing = new Set<number>();
 
   constructor(private readonly config: BalancerConfig, private readonly hooks: PoolHooks) {
     super();
@@ -89,7 +101,7 @@ export class WorkerPool extends EventEmitter {
       this.setLive(slot, false, null);
       if (slot.worker) retiring.push(this.retire(slot.worker, timeoutMs));
     }
-    await Promise.all(retiring);
+    await Promise.all([...retiring, ...this.leaving]);
   }
 
   /**
@@ -103,6 +115,7 @@ export class WorkerPool extends EventEmitter {
       const old = slot.worker;
       if (this.closing || !old || old.isDead() || slot.respawnTimer) continue;
       const fresh = this.fork(slot, true);
+      this.replacing.add(slot.index);
       const ready = await new Promise<boolean>((resolve) => {
         const onOnline = (_index: number, worker: Worker) => worker === fresh && settle(true);
         const settle = (isReady: boolean) => {
@@ -114,6 +127,7 @@ export class WorkerPool extends EventEmitter {
         this.on('online', onOnline);
         fresh.once('exit', onExit);
       });
+      this.replacing.delete(slot.index);
       if (ready) await this.retire(old, timeoutMs);
     }
   }
@@ -127,12 +141,15 @@ export class WorkerPool extends EventEmitter {
     } finally {
       this.hooks.forked(slot.index, handoff);
     }
+    forkedByBalancers.add(worker);
     if (!replacement) {
       slot.worker = worker;
       slot.startedAt = Date.now();
     }
     worker.on('message', (message: unknown) => {
-      if (!isStickyMessage(message) || message.sticky !== 'ready' || this.closing) return;
+      if (!isStickyMessage(message) || this.closing) return;
+      if (message.sticky === 'leave') return this.leave(slot, worker);
+      if (message.sticky !== 'ready') return;
       if (slot.worker !== worker) {
         if (!replacement) return;
         slot.worker = worker;
@@ -151,6 +168,22 @@ export class WorkerPool extends EventEmitter {
       if (!this.closing) this.scheduleRespawn(slot);
     });
     return worker;
+  }
+
+  /**
+   * The application closed the worker's server (sticky-session 1.x): the
+   * slot stops taking connections at once, a replacement is forked at the
+   * same index (its clients go there once it is ready, meanwhile to the
+   * others, as while a worker is down), and the old worker finishes its
+   * connections and goes. A restart already replacing the slot goes on.
+   */
+  private leave(slot: Slot, worker: Worker): void {
+    if (slot.worker !== worker) return;
+    this.setLive(slot, false, null);
+    if (!this.replacing.has(slot.index)) this.fork(slot);
+    const gone = this.retire(worker, this.config.shutdownTimeout);
+    this.leaving.add(gone);
+    void gone.then(() => this.leaving.delete(gone));
   }
 
   /**

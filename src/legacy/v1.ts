@@ -39,5 +39,7 @@ export function listen(server: net.Server, port: number, options: V1Options = {}
   const master = new Master(options.workers, options.env);
   master.once('listening', () => server.emit('listening'));
   master.listen(port, options.host);
+  // 1.x users read cluster.workers right after listen() returns.
+  master.balancer.forkWorkers();
   return options.returnInstance ? master : false;
 }
