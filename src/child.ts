@@ -43,7 +43,7 @@ export function serve(server: net.Server, options: ServeOptions = {}): void {
   process.on('message', (message: unknown, socket?: net.Socket) => {
     if (!isStickyMessage(message)) return;
     if (message.sticky === 'connection' && socket) {
-      connections.add(socket);
+      connections.add(socket, message.head !== undefined);
       deliver(server, socket, message.head, syncEvent, message.peer);
     } else if (message.sticky === 'close') {
       stopReportingLoad();

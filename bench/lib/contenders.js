@@ -142,6 +142,8 @@ const ALL = ['conn', 'keepalive', 'ws', 'storm'];
 const CONTENDERS = [
   { id: 'reuseport', label: '(a) SO_REUSEPORT group, no BPF: 2 workers', group: 'limit', workloads: ['conn', 'keepalive', 'ws'],
     build: ['reuseport'], start: reuseportGroup },
+  { id: 'reuseport-bpf', label: "(a) with sticky-native's BPF program", group: 'limit', workloads: ['conn'], broken: distMissing,
+    start: nodeContender('reuseport.js', { BENCH_GROUP: 'bpf', STICKY_NATIVE: 'native' }) },
   { id: 'two-ports', label: '(b) 2 plain processes, 2 ports, load split', group: 'limit', workloads: ['conn', 'keepalive', 'ws'],
     start: twoPorts },
   { id: 'sn-ip-kernel', label: 'sticky-native ip, kernel', group: 'sn', workloads: ALL, broken: distMissing, start: sn('kernel') },
