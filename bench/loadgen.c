@@ -3,10 +3,17 @@
  *
  * Keeps a fixed number of connections in flight (epoll, one thread). Every
  * connection binds its source address from a list of loopback addresses, sends
- * one GET with "Connection: close" (optionally with an X-Forwarded-For value
- * from a list), reads the whole response, parses the status and the "w=<n>"
- * body the bench apps answer, and records the latency from connect() to the
- * complete response. Prints one JSON object on stdout.
+ * --requests GETs one after the other (keep-alive; the last with "Connection:
+ * close"; optionally with an X-Forwarded-For value from a list), reads each
+ * whole response, parses the status and the "w=<n>" body the bench apps
+ * answer, and records the latency from connect() (later requests: from their
+ * send) to the complete response. Prints one JSON object on stdout, with the
+ * CPU time this process used.
+ *
+ * The measured window is --duration-ms long and starts at --start-at-ms (wall
+ * clock, ms since the epoch) or at once; load runs from the start, so the time
+ * before the window is the warm-up. Only responses completed in the window
+ * count, so several generators given the same window add up.
  *
  * Identities: the source address (default) or the X-Forwarded-For value
  * (--xff N); an identity answered by two different workers is a stickiness
@@ -15,7 +22,8 @@
  * Build: cc -O2 -o loadgen loadgen.c
  * Usage: loadgen --port P [--host 127.0.0.1] [--concurrency 32]
  *                [--duration-ms 5000 | --count N] [--sources 256]
- *                [--source-base 127.0.1.1] [--xff 0] [--timeout-ms 10000]
+ *                [--source-base 127.0.1.1] [--xff 0] [--xff-offset 0]
+ *                [--requests 1] [--start-at-ms T] [--timeout-ms 10000]
  *                [--max-ms 120000]
  */
 #define _GNU_SOURCE
@@ -31,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +60,8 @@ enum state { IDLE = 0, CONNECTING, SENDING, READING };
 struct slot {
   int fd;
   enum state st;
-  uint64_t started_ns;
+  uint64_t started_ns; /* connect(), then each later request's send */
+  uint32_t requests_done;
   uint32_t identity;
   uint32_t src;
   uint32_t xff;
@@ -72,11 +82,16 @@ static long opt_count = 0;
 static int opt_sources = 256;
 static const char *opt_source_base = "127.0.1.1";
 static int opt_xff = 0;
+static long opt_xff_offset = 0;
+static long opt_requests = 1;
+static long long opt_start_at_ms = 0;
 static long opt_timeout_ms = 10000;
 static long opt_max_ms = 120000;
 
 /* results */
-static uint64_t n_started, n_done, n_ok, n_ok_window;
+static uint64_t n_started, n_started_window, n_done, n_ok, n_ok_window;
+/* The measured window, CLOCK_MONOTONIC ns. */
+static uint64_t win_start, win_end;
 static uint64_t e_connect, e_reset, e_eof, e_timeout, e_bad_body, e_status_total;
 static uint64_t status_counts[MAX_STATUS];
 static char first_error[256];
@@ -104,7 +119,8 @@ static void note_error(const char *fmt, const char *detail) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --port P [--host 127.0.0.1] [--concurrency 32] [--duration-ms MS | --count N]\n"
-          "               [--sources 256] [--source-base 127.0.1.1] [--xff N] [--timeout-ms 10000] [--max-ms 120000]\n");
+          "               [--sources 256] [--source-base 127.0.1.1] [--xff N] [--xff-offset 0] [--requests 1]\n"
+          "               [--start-at-ms T] [--timeout-ms 10000] [--max-ms 120000]\n");
   exit(2);
 }
 
@@ -132,6 +148,9 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--sources")) opt_sources = (int)num_arg(a, v, 1, MAX_IDENTITIES);
     else if (!strcmp(a, "--source-base")) opt_source_base = v;
     else if (!strcmp(a, "--xff")) opt_xff = (int)num_arg(a, v, 0, MAX_IDENTITIES);
+    else if (!strcmp(a, "--xff-offset")) opt_xff_offset = num_arg(a, v, 0, 131072 - MAX_IDENTITIES);
+    else if (!strcmp(a, "--requests")) opt_requests = num_arg(a, v, 1, 1000000);
+    else if (!strcmp(a, "--start-at-ms")) opt_start_at_ms = num_arg(a, v, 1, 0x7fffffffffffffffL);
     else if (!strcmp(a, "--timeout-ms")) opt_timeout_ms = num_arg(a, v, 1, 600000);
     else if (!strcmp(a, "--max-ms")) opt_max_ms = num_arg(a, v, 1, 3600000);
     else usage();
@@ -171,23 +190,29 @@ static void xff_text(uint32_t i, char *out, size_t cap) {
   snprintf(out, cap, "198.%u.%u.%u", 18 + (i >> 16), (i >> 8) & 255, i & 255);
 }
 
+/* The slot's next request: keep-alive, except the connection's last. */
+static void build_request(struct slot *s) {
+  s->len = s->total = s->sent = 0;
+  char xff_line[64] = "";
+  if (opt_xff) {
+    char text[32];
+    xff_text((uint32_t)opt_xff_offset + s->xff, text, sizeof text);
+    snprintf(xff_line, sizeof xff_line, "X-Forwarded-For: %s\r\n", text);
+  }
+  const int last = s->requests_done + 1 >= (uint32_t)opt_requests;
+  int n = snprintf(s->req, sizeof s->req,
+                   "GET / HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: sticky-native-bench\r\nAccept: */*\r\n%s%s\r\n",
+                   opt_host, opt_port, xff_line, last ? "Connection: close\r\n" : "");
+  s->req_len = (size_t)n;
+}
+
 static int start_slot(struct slot *s, uint64_t seq, uint64_t now) {
   s->src = (uint32_t)(seq % (uint64_t)opt_sources);
   s->xff = opt_xff ? (uint32_t)(seq % (uint64_t)opt_xff) : 0;
   s->identity = opt_xff ? s->xff : s->src;
-  s->len = s->total = s->sent = 0;
+  s->requests_done = 0;
   s->started_ns = now;
-
-  char xff_line[64] = "";
-  if (opt_xff) {
-    char text[32];
-    xff_text(s->xff, text, sizeof text);
-    snprintf(xff_line, sizeof xff_line, "X-Forwarded-For: %s\r\n", text);
-  }
-  int n = snprintf(s->req, sizeof s->req,
-                   "GET / HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: sticky-native-bench\r\nAccept: */*\r\n%sConnection: close\r\n\r\n",
-                   opt_host, opt_port, xff_line);
-  s->req_len = (size_t)n;
+  build_request(s);
 
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -294,11 +319,17 @@ static void record_ok(struct slot *s, const char *body, size_t body_len, uint64_
   worker_counts[idx]++;
   if (idx > max_worker_seen) max_worker_seen = (int)idx;
   seen_mask[s->identity] |= 1ull << idx;
+  if (now < win_start || now > win_end) return;
+  n_ok_window++;
   if (n_lat < LATENCY_CAP) latencies[n_lat++] = (uint32_t)((now - s->started_ns) / 1000);
 }
 
-/* Finishes the slot's connection: classifies it, records it, closes it. */
-static void finish(struct slot *s, int outcome, uint64_t now, uint64_t window_end) {
+/*
+ * Finishes the slot's request: classifies it and records it. A 200 with
+ * requests left on the connection sends the next one (returns 1); otherwise
+ * the connection is closed (returns 0).
+ */
+static int finish(struct slot *s, int outcome, uint64_t now) {
   /* outcome: 1 complete, -1 eof before complete, -2 not HTTP */
   if (outcome == 1) {
     int status = 0;
@@ -309,7 +340,14 @@ static void finish(struct slot *s, int outcome, uint64_t now, uint64_t window_en
     if (status == 200) {
       uint64_t before = n_ok;
       record_ok(s, body, body_len, now);
-      if (n_ok > before && now <= window_end) n_ok_window++;
+      if (n_ok > before && ++s->requests_done < (uint32_t)opt_requests && now < win_end) {
+        s->started_ns = now;
+        build_request(s);
+        s->st = SENDING;
+        struct epoll_event mod = { .events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.ptr = s };
+        epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &mod);
+        return 1;
+      }
     } else {
       e_status_total++;
       if (status > 0 && status < MAX_STATUS) status_counts[status]++;
@@ -330,6 +368,7 @@ static void finish(struct slot *s, int outcome, uint64_t now, uint64_t window_en
     note_error("connection closed before a complete response (%s)", s->total ? "partial" : "no bytes");
   }
   close_slot(s);
+  return 0;
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -376,7 +415,15 @@ int main(int argc, char **argv) {
 
   const uint64_t t0 = now_ns();
   const uint64_t hard_end = t0 + (uint64_t)opt_max_ms * 1000000ull;
-  const uint64_t window_end = opt_duration_ms ? t0 + (uint64_t)opt_duration_ms * 1000000ull : hard_end;
+  win_start = t0;
+  if (opt_start_at_ms) {
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const long long wall_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    if (opt_start_at_ms > wall_ms) win_start = t0 + (uint64_t)(opt_start_at_ms - wall_ms) * 1000000ull;
+  }
+  win_end = opt_duration_ms ? win_start + (uint64_t)opt_duration_ms * 1000000ull : hard_end;
+  const uint64_t window_end = win_end;
   const uint64_t timeout_ns = (uint64_t)opt_timeout_ms * 1000000ull;
   /* After the window closes, in-flight connections get this long to finish. */
   const uint64_t drain_ns = (timeout_ns < 2000000000ull ? timeout_ns : 2000000000ull);
@@ -395,6 +442,7 @@ int main(int argc, char **argv) {
         if (slots[i].st != IDLE) continue;
         if (opt_count && seq >= (uint64_t)opt_count) break;
         n_started++;
+        if (now >= win_start) n_started_window++;
         if (start_slot(&slots[i], seq++, now) == 0) {
           in_flight++;
           consecutive_start_failures = 0;
@@ -490,15 +538,14 @@ int main(int argc, char **argv) {
         size_t body_len;
         int done = response_complete(s, eof || failed, &status, &body, &body_len);
         if (done == 1) {
-          finish(s, 1, now, window_end);
-          in_flight--;
+          if (!finish(s, 1, now)) in_flight--;
         } else if (failed && done != 0) {
           e_reset++;
           note_error("recv: %s", strerror(failed));
           close_slot(s);
           in_flight--;
         } else if (done < 0) {
-          finish(s, done, now, window_end);
+          finish(s, done, now);
           in_flight--;
         }
       }
@@ -530,12 +577,17 @@ int main(int argc, char **argv) {
       }
     }
   }
-  double window_s = (double)(measured_end - t0) / 1e9;
-  if (window_s <= 0) window_s = 1e-9;
+  double window_s = measured_end > win_start ? (double)(measured_end - win_start) / 1e9 : 0;
 
-  printf("{\"started\":%llu,\"done\":%llu,\"ok\":%llu,\"ok_in_window\":%llu,\"window_ms\":%.1f,\"rate\":%.1f,",
-         (unsigned long long)n_started, (unsigned long long)n_done, (unsigned long long)n_ok,
-         (unsigned long long)n_ok_window, window_s * 1000.0, (double)n_ok_window / window_s);
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  const double cpu_us = (double)usage.ru_utime.tv_sec * 1e6 + (double)usage.ru_utime.tv_usec +
+                        (double)usage.ru_stime.tv_sec * 1e6 + (double)usage.ru_stime.tv_usec;
+  printf("{\"started\":%llu,\"started_in_window\":%llu,\"done\":%llu,\"ok\":%llu,\"ok_in_window\":%llu,"
+         "\"window_ms\":%.1f,\"rate\":%.1f,\"cpu_us\":%.0f,\"wall_ms\":%.1f,",
+         (unsigned long long)n_started, (unsigned long long)n_started_window, (unsigned long long)n_done,
+         (unsigned long long)n_ok, (unsigned long long)n_ok_window, window_s * 1000.0, window_s > 0 ? (double)n_ok_window / window_s : 0.0,
+         cpu_us, (double)(now_ns() - t0) / 1e6);
   printf("\"errors\":{\"connect\":%llu,\"reset\":%llu,\"eof\":%llu,\"timeout\":%llu,\"bad_body\":%llu,\"status\":{",
          (unsigned long long)e_connect, (unsigned long long)e_reset, (unsigned long long)e_eof,
          (unsigned long long)e_timeout, (unsigned long long)e_bad_body);

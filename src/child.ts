@@ -84,7 +84,7 @@ export function takeConnections(server: net.Server, options: ServeOptions, own: 
   process.on('message', (message: unknown, socket?: net.Socket) => {
     if (!isStickyMessage(message)) return;
     if (message.sticky === 'connection' && socket) {
-      connections.add(socket);
+      connections.add(socket, message.head !== undefined);
       deliver(server, socket, message.head, syncEvent, message.peer);
     } else if (message.sticky === 'close') {
       stopTaking();

@@ -1,8 +1,7 @@
 'use strict';
 // Plain node:cluster, round-robin (the default on Linux, set explicitly): not sticky.
 const cluster = require('node:cluster');
-const http = require('node:http');
-const { port, host, handler, exitOn } = require('./common');
+const { port, host, appServer, exitOn } = require('./common');
 
 cluster.schedulingPolicy = cluster.SCHED_RR;
 if (cluster.isPrimary) {
@@ -11,5 +10,5 @@ if (cluster.isPrimary) {
     for (const worker of Object.values(cluster.workers)) worker.process.kill('SIGTERM');
   });
 } else {
-  http.createServer(handler(Number(process.env.BENCH_INDEX))).listen(port, host);
+  appServer(Number(process.env.BENCH_INDEX)).server.listen(port, host);
 }

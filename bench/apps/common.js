@@ -1,6 +1,6 @@
 'use strict';
-// Shared by the bench apps: the one request handler every contender serves, and
-// the port/host every app binds (loopback only).
+// Shared by the bench apps: the one app every contender serves, and the
+// port/host every app binds (loopback only).
 
 /** The port the runner chose; apps bind 127.0.0.1 only. */
 const port = Number(process.env.BENCH_PORT);
@@ -18,6 +18,23 @@ function handler(index) {
   };
 }
 
+/**
+ * The HTTP server of worker `index`; with BENCH_APP=socketio also a Socket.IO
+ * server on it (default transports) whose sockets answer each 'echo' event
+ * with the same event and data (bench/sioload.c drives it).
+ */
+function appServer(index) {
+  const http = require('node:http');
+  const server = http.createServer(handler(index));
+  if (process.env.BENCH_APP !== 'socketio') return { server, io: null };
+  const { Server } = require('socket.io');
+  const io = new Server(server);
+  io.on('connection', (socket) => {
+    socket.on('echo', (data) => socket.emit('echo', data));
+  });
+  return { server, io };
+}
+
 /** Exits when the runner says so; the runner SIGKILLs whatever is left after a grace period. */
 function exitOn(signal, cleanup) {
   process.once(signal, () => {
@@ -29,4 +46,4 @@ function exitOn(signal, cleanup) {
   });
 }
 
-module.exports = { port, host, handler, exitOn };
+module.exports = { port, host, handler, appServer, exitOn };

@@ -1,10 +1,8 @@
 'use strict';
 // One Node process, no balancer: the reference. Also the backend behind HAProxy
-// and nginx (BENCH_INDEX says which one it is).
-const http = require('node:http');
-const { port, host, handler, exitOn } = require('./common');
+// and nginx and baseline (b) (BENCH_INDEX says which one it is).
+const { port, host, appServer, exitOn } = require('./common');
 
-const index = Number(process.env.BENCH_INDEX || 0);
-const server = http.createServer(handler(index));
+const { server } = appServer(Number(process.env.BENCH_INDEX || 0));
 server.listen(port, host);
 exitOn('SIGTERM', () => server.close());

@@ -4,11 +4,12 @@
 // the first chunk to a worker; setupWorker(io) re-injects them. These requests
 // carry no sid, so every one is routed by loadBalancingMethod (BENCH_SIO_METHOD,
 // default its own default, 'least-connection', which counts Socket.IO sessions:
-// with none open it always picks the first worker).
+// with none open it always picks the first worker). With BENCH_APP=socketio the
+// workers' Socket.IO servers answer 'echo' (bench/apps/common.js).
 const cluster = require('node:cluster');
 const http = require('node:http');
 const { setupMaster, setupWorker } = require('@socket.io/sticky');
-const { port, host, handler, exitOn } = require('./common');
+const { port, host, appServer, exitOn } = require('./common');
 
 if (cluster.isPrimary) {
   const httpServer = http.createServer();
@@ -21,8 +22,11 @@ if (cluster.isPrimary) {
     httpServer.close();
   });
 } else {
-  const { Server } = require('socket.io');
-  const httpServer = http.createServer(handler(Number(process.env.BENCH_INDEX)));
-  const io = new Server(httpServer);
+  let { server: httpServer, io } = appServer(Number(process.env.BENCH_INDEX));
+  if (!io) {
+    // setupWorker needs a Socket.IO server even for plain requests.
+    const { Server } = require('socket.io');
+    io = new Server(httpServer);
+  }
   setupWorker(io);
 }

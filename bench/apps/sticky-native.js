@@ -1,13 +1,13 @@
 'use strict';
 // sticky-native's typed API: createBalancer({ workers: 2, routing, transport }).
-// BENCH_ROUTING: 'ip' (default) or 'header' (X-Forwarded-For).
+// BENCH_ROUTING: 'ip' (default), 'header' (X-Forwarded-For) or 'sid' (Socket.IO
+// session ids, with BENCH_APP=socketio).
 // BENCH_TRANSPORT: 'kernel', 'channel', 'ipc' or unset (the default transport).
 // STICKY_NATIVE=fallback runs the pure-TS core; the runner sets STICKY_NATIVE=native
 // for the native rows so a missing addon is an error instead of a silent fallback.
 const cluster = require('node:cluster');
-const http = require('node:http');
 const path = require('node:path');
-const { port, host, handler, exitOn } = require('./common');
+const { port, host, appServer, exitOn } = require('./common');
 
 const sticky = require(path.join(__dirname, '..', '..', 'dist', 'index.js'));
 
@@ -43,5 +43,7 @@ if (cluster.isPrimary) {
   });
   exitOn('SIGTERM', () => balancer.close());
 } else {
-  sticky.serve(http.createServer(handler(Number(process.env.STICKY_WORKER_INDEX))));
+  const { server, io } = appServer(Number(process.env.STICKY_WORKER_INDEX));
+  if (io && process.env.BENCH_ROUTING === 'sid') sticky.stickySessionIds(io);
+  sticky.serve(server);
 }

@@ -180,6 +180,38 @@ describe.runIf(once)(`Node ${process.version}: the internals sticky-native relie
     console.log(`${process.version}: http.Server#close() ${(await silentConnectionServed((server) => server.close())) ? 'keeps' : 'destroys'} a silent connection`);
   });
 
+  test('socket._httpMessage is the response an http.Server connection is writing, null between keep-alive requests; its next pipelined one is assigned before the first emits close (worker/connections.ts)', async () => {
+    const seen: (string | null)[] = [];
+    const release: (() => void)[] = [];
+    const server = http.createServer((req, res) => {
+      const current = (req.socket as unknown as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+      seen.push(current === res ? `${req.url} own` : current ? `${req.url} other` : `${req.url} none`);
+      res.once('close', () => {
+        const next = (req.socket as unknown as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+        seen.push(`${req.url} closed, next ${next ? 'assigned' : 'none'}`);
+      });
+      release.push(() => res.end('x'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    client.on('error', () => {});
+    try {
+      // Two pipelined requests: the second waits behind the first.
+      client.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+      for (let i = 0; i < 100 && seen.length < 2; i++) await sleep(10);
+      expect(seen).toEqual(['/a own', '/b other']);
+      release.shift()!();
+      for (let i = 0; i < 100 && seen.length < 3; i++) await sleep(10);
+      release.shift()!();
+      for (let i = 0; i < 100 && seen.length < 4; i++) await sleep(10);
+      expect(seen.slice(2)).toEqual(['/a closed, next assigned', '/b closed, next none']);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   test('ChildProcess _pendingMessage and _handleQueue: the handle in flight and the queued sockets, kept after the child dies (transport/ipc.ts)', async () => {
     const child = fork(path.join(REPO_ROOT, 'test/fixtures/busy-child.js'), [], { env: { ...process.env, FIX_BUSY_MS: '20000' } });
     const a = await acceptedSocket(() => {});
