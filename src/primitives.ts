@@ -32,6 +32,9 @@ export interface HeadRules {
 
 export type ProxyStatus = 'need-more' | 'found' | 'local' | 'not-proxy' | 'malformed';
 
+/** Which PROXY signature a connection's first bytes start with ('none': they cannot start one). */
+export type ProxySignature = 'need-more' | 'none' | 'v1' | 'v2';
+
 export interface ProxyScan {
   status: ProxyStatus;
   /** 'found' and 'local': the header's byte count; 0 otherwise. */
@@ -82,6 +85,8 @@ export interface Primitives {
   scanHead(head: Buffer, headerLower: string, limit: number, rules?: HeadRules): HeadScan;
   /** A PROXY protocol v1/v2 header in the bytes seen so far. */
   scanProxyHeader(buf: Buffer): ProxyScan;
+  /** The PROXY signature the bytes seen so far start with, decided from their first 6 (v1) or 12 (v2) bytes. */
+  proxySignature(buf: Buffer): ProxySignature;
   /**
    * The Engine.IO session id (src/session-id.ts) in the request line of `head`,
    * verified with the 16-byte `key`, naming a worker below `workers`; only

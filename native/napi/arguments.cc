@@ -1,6 +1,7 @@
 #include "arguments.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "errors.h"
 
@@ -78,6 +79,15 @@ bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what, 
   const Napi::Value list = object.Get("trusted");
   return list.IsUndefined() || read_cidr_list(env, list, prefix + "trusted", trusted);
 }
+
+#ifdef STICKY_HAVE_PEEKER
+bool read_peek_mode(Napi::Env env, const char* what, PeekMode* mode) {
+  if (peek_mode_from_environment(mode)) return true;
+  throw_type_error(env, std::string(what) + ": STICKY_PEEK must be 'offset', 'no-offset', 'whole' or unset, got '" +
+                            std::getenv("STICKY_PEEK") + "'");
+  return false;
+}
+#endif
 
 }  // namespace napi
 }  // namespace sticky

@@ -63,8 +63,10 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker>, public PollOwner {
     HeadRules rules;
     CidrSet trusted;
     if (!read_head_rules(env, info[3], "HeadPeeker", &rules, &trusted)) return;
+    PeekMode mode;
+    if (!read_peek_mode(env, "HeadPeeker", &mode)) return;
     peeker_.emplace(info[0].As<Napi::String>().Utf8Value(), static_cast<size_t>(limit), rules.format,
-                    rules.pick, std::move(trusted));
+                    rules.pick, std::move(trusted), mode);
     if (peeker_->open_error() != 0) {
       throw_system_error(env, "HeadPeeker: cannot create its event queue", peeker_->open_error());
       return;
