@@ -18,6 +18,14 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
 
+/**
+ * How often the process's main thread (the event loop) has blocked and been
+ * woken so far: its voluntary context switches.
+ */
+function wakeups(pid) {
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
 /** `length` bytes of a request head that decides only at its end, for routing `kind`. */
 function trickledHead(kind, length) {
   const pad = (text, marker) => {
@@ -107,8 +115,9 @@ function trickler(port, head, localAddress, maxMs) {
 
 /**
  * Runs the load against the balancer at `port` whose primary is `pid`.
- * Resolves with the primary's CPU share of the wall time (percent), every good
- * request's latency and status, and how each trickled connection ended.
+ * Resolves with the primary's CPU share of the wall time (percent), how often
+ * its event loop was woken, every good request's latency and status, and how
+ * each trickled connection ended.
  */
 async function runTrickle({
   port,
@@ -126,6 +135,7 @@ async function runTrickle({
   const head = trickledHead(kind, bytes);
   const wallStart = process.hrtime.bigint();
   const cpuStart = cpuSeconds(pid);
+  const wakeupsStart = wakeups(pid);
   const clients = Array.from({ length: connections }, () => trickler(port, head, trickleFrom, maxMs));
   // One timer for every client: each tick is one segment from each.
   const ticker = setInterval(() => clients.forEach((client) => client.tick()), intervalMs);
@@ -144,7 +154,8 @@ async function runTrickle({
   const results = await ended;
   const wallSeconds = Number(process.hrtime.bigint() - wallStart) / 1e9;
   const cpuPercent = ((cpuSeconds(pid) - cpuStart) / wallSeconds) * 100;
-  return { cpuPercent, wallSeconds, good: await Promise.all(good), trickled: results };
+  const woken = wakeups(pid) - wakeupsStart;
+  return { cpuPercent, wakeups: woken, wallSeconds, good: await Promise.all(good), trickled: results };
 }
 
 /** The p-th percentile (0..100) of `values`, nearest rank. */
@@ -154,4 +165,4 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-module.exports = { runTrickle, trickledHead, percentile, cpuSeconds };
+module.exports = { runTrickle, trickledHead, percentile };

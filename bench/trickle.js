@@ -5,7 +5,7 @@
 // for each data path that peeks. Each run starts test/fixtures/hostile-primary.js
 // (2 workers) and stops it by its pid.
 //
-//   node bench/trickle.js [--only channel+header,...] [--connections 50] [--bytes 2048]
+//   node bench/trickle.js [--only channel+header,...] (default: the runs that peek) [--connections 50] [--bytes 2048]
 //                         [--interval 4] [--head-timeout 60000]
 //
 // STICKY_PEEK=whole in the environment runs the primary with the old
@@ -18,16 +18,22 @@ const { runTrickle, percentile } = require('./trickle-load');
 const ROOT = path.join(__dirname, '..');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'hostile-primary.js');
 
-// Data path -> the transport and routing it runs.
+// Data path -> the core, transport and routing it runs. The first four peek
+// (the native channel, the native peeker over IPC); the rest read the first
+// bytes in JavaScript instead, for comparison.
 const RUNS = {
-  'channel+header': { transport: 'channel', routing: 'header' },
-  'channel+sid': { transport: 'channel', routing: 'sid' },
-  'channel+proxy-protocol': { transport: 'channel', routing: 'proxy-protocol' },
-  'ipc+header': { transport: 'ipc', routing: 'header' },
+  'channel+header': { core: 'native', transport: 'channel', routing: 'header' },
+  'channel+sid': { core: 'native', transport: 'channel', routing: 'sid' },
+  'channel+proxy-protocol': { core: 'native', transport: 'channel', routing: 'proxy-protocol' },
+  'ipc+header': { core: 'native', transport: 'ipc', routing: 'header' },
+  'ipc+sid': { core: 'native', transport: 'ipc', routing: 'sid' },
+  'ipc+proxy-protocol': { core: 'native', transport: 'ipc', routing: 'proxy-protocol' },
+  'fallback+header': { core: 'fallback', transport: 'ipc', routing: 'header' },
 };
+const PEEKING = Object.keys(RUNS).slice(0, 4);
 
 function options(argv) {
-  const o = { only: Object.keys(RUNS), connections: 50, bytes: 2048, interval: 4, headTimeout: 60_000 };
+  const o = { only: PEEKING, connections: 50, bytes: 2048, interval: 4, headTimeout: 60_000 };
   for (let i = 0; i < argv.length; i++) {
     const value = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -60,7 +66,7 @@ function start(run, headTimeout) {
     cwd: ROOT,
     env: {
       ...process.env,
-      STICKY_NATIVE: 'native',
+      STICKY_NATIVE: run.core,
       STICKY_TRANSPORT: run.transport,
       FIX_OPTIONS: JSON.stringify({ routing: run.routing, headTimeout }),
     },
@@ -102,7 +108,7 @@ async function main() {
     `trickle: ${o.connections} connections x ${o.bytes} B, 1 B every ${o.interval} ms; a good request every 100 ms; ` +
       `headTimeout ${o.headTimeout} ms; STICKY_PEEK=${peek}`,
   );
-  console.log('run                      primary CPU   good: n   median   p99      max     failed   trickled: answered/closed/open, last closed');
+  console.log('run                      primary CPU   wakeups  good: n   median   p99      max     failed   trickled: answered/closed/open, last closed');
   for (const name of o.only) {
     const run = RUNS[name];
     const fixture = await start(run, o.headTimeout);
@@ -122,7 +128,7 @@ async function main() {
       const lastClosed = Math.max(...result.trickled.map((t) => t.afterMs));
       const f = (n) => `${n.toFixed(1)} ms`.padEnd(9);
       console.log(
-        `${name.padEnd(25)}${`${result.cpuPercent.toFixed(1)}%`.padEnd(14)}${String(result.good.length).padEnd(8)}` +
+        `${name.padEnd(25)}${`${result.cpuPercent.toFixed(1)}%`.padEnd(14)}${String(result.wakeups).padEnd(9)}${String(result.good.length).padEnd(8)}` +
           `${f(percentile(ms, 50))}${f(percentile(ms, 99))}${f(Math.max(...ms))}${String(result.good.length - ms.length).padEnd(9)}` +
           `${answered}/${o.connections - answered - open}/${open}, ${lastClosed} ms`,
       );

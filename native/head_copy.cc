@@ -1,7 +1,6 @@
 #include "head_copy.h"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include <sys/socket.h>
@@ -24,20 +23,6 @@ PeekStatus failure() {
 }
 
 }  // namespace
-
-bool peek_mode_from_environment(PeekMode* mode) {
-  const char* value = std::getenv("STICKY_PEEK");
-  if (value == nullptr || *value == '\0' || std::strcmp(value, "offset") == 0) {
-    *mode = PeekMode::Offset;
-  } else if (std::strcmp(value, "no-offset") == 0) {
-    *mode = PeekMode::NoOffset;
-  } else if (std::strcmp(value, "whole") == 0) {
-    *mode = PeekMode::Whole;
-  } else {
-    return false;
-  }
-  return true;
-}
 
 HeadCopy::HeadCopy(size_t limit, uint8_t* scratch) : limit_(limit), scratch_(scratch) {}
 

@@ -19,8 +19,8 @@
 
 namespace sticky {
 
-// How connections are peeked at; STICKY_PEEK selects one for tests and
-// benchmarks (docs/internals.md).
+// How connections are peeked at: src/peek-mode.ts reads STICKY_PEEK, for
+// tests and benchmarks (docs/internals.md), and passes it down.
 enum class PeekMode {
   // Only the new bytes where the kernel allows it (else the whole queue), and
   // a connection still undecided after a few readinesses is parked (peeker.h).
@@ -31,9 +31,6 @@ enum class PeekMode {
   // offsets and parking, kept as the control that shows what they save.
   Whole,
 };
-
-// STICKY_PEEK: unset or "offset", "no-offset", "whole". False for any other value.
-bool peek_mode_from_environment(PeekMode* mode);
 
 enum class PeekStatus {
   Bytes,    // data() and size() hold the head so far; grew() says whether it changed

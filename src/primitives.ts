@@ -1,6 +1,7 @@
 // The shape both the native addon and src/fallback/ provide
 // (docs/internals.md "Primitives").
 
+import type { PeekMode } from './peek-mode';
 import type { RejectReason } from './rejections';
 
 export type HeadStatus = 'need-more' | 'found' | 'missing' | 'invalid' | 'not-http' | 'too-large';
@@ -73,6 +74,7 @@ export interface HeadPeekerClass {
     limit: number,
     onResult: (fd: number, outcome: PeekOutcome, address: Buffer | null) => void,
     rules?: HeadRules,
+    peek?: PeekMode,
   ): HeadPeeker;
 }
 
@@ -142,6 +144,8 @@ export interface DispatcherOptions {
   queueLimit: number;
   /** 16 bytes keying the address hash. */
   secret: Buffer;
+  /** How undecided connections are peeked at (src/peek-mode.ts). Default 'offset'. */
+  peek?: PeekMode;
 }
 
 export interface DispatcherCounters {

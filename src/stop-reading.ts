@@ -1,6 +1,6 @@
 import type net from 'node:net';
 
-type ReadingHandle = { reading?: boolean; readStop?: () => number } | null | undefined;
+type ReadingHandle = { reading?: boolean; readStop?: () => number; readStart?: () => number } | null | undefined;
 
 function handleOf(socket: net.Socket): ReadingHandle {
   return (socket as unknown as { _handle?: ReadingHandle })._handle;
@@ -38,4 +38,15 @@ export function holdForHandOff(socket: net.Socket): void {
   socket.pause();
   const handle = handleOf(socket);
   if (handle?.reading && handle.readStop) handle.readStop();
+}
+
+/**
+ * Undoes holdForHandOff: the handle reads again, and what arrived meanwhile
+ * comes as one chunk. Node internal: `_handle.readStart()` (guarded by
+ * test/e2e/node-internals.test.ts).
+ */
+export function restartReading(socket: net.Socket): void {
+  const handle = handleOf(socket);
+  if (handle?.reading && handle.readStart) handle.readStart();
+  socket.resume();
 }

@@ -1,7 +1,6 @@
 #include "arguments.h"
 
 #include <cmath>
-#include <cstdlib>
 
 #include "errors.h"
 
@@ -81,11 +80,19 @@ bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what, 
 }
 
 #ifdef STICKY_HAVE_PEEKER
-bool read_peek_mode(Napi::Env env, const char* what, PeekMode* mode) {
-  if (peek_mode_from_environment(mode)) return true;
-  throw_type_error(env, std::string(what) + ": STICKY_PEEK must be 'offset', 'no-offset', 'whole' or unset, got '" +
-                            std::getenv("STICKY_PEEK") + "'");
-  return false;
+bool read_peek_mode(Napi::Env env, const Napi::Value& value, const std::string& what, PeekMode* mode) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (value.IsUndefined() || name == "offset") {
+    *mode = PeekMode::Offset;
+  } else if (name == "no-offset") {
+    *mode = PeekMode::NoOffset;
+  } else if (name == "whole") {
+    *mode = PeekMode::Whole;
+  } else {
+    throw_type_error(env, what + " must be 'offset', 'no-offset' or 'whole'");
+    return false;
+  }
+  return true;
 }
 #endif
 

@@ -42,8 +42,8 @@ bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what, 
                      CidrSet* trusted);
 
 #ifdef STICKY_HAVE_PEEKER
-// How to peek, from the environment (STICKY_PEEK, native/head_copy.h).
-bool read_peek_mode(Napi::Env env, const char* what, PeekMode* mode);
+// 'offset' (or undefined), 'no-offset' or 'whole' (native/head_copy.h).
+bool read_peek_mode(Napi::Env env, const Napi::Value& value, const std::string& what, PeekMode* mode);
 #endif
 
 }  // namespace napi
