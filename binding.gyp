@@ -30,7 +30,7 @@
         # Windows has no epoll or kqueue: the addon there has the primitives
         # but no HeadPeeker, and the header router reads the first chunk instead.
         ["OS!='win'", {
-          "sources": ["native/peeker.cc", "native/napi/poll_owner.cc", "native/napi/head_peeker.cc"]
+          "sources": ["native/head_copy.cc", "native/peeker.cc", "native/napi/poll_owner.cc", "native/napi/head_peeker.cc"]
         }],
         # Kernel steering needs SO_ATTACH_REUSEPORT_CBPF (Linux 4.5+); the
         # native channel epoll, timerfd and accept4.

@@ -23,8 +23,8 @@ namespace sticky {
 namespace {
 
 // What an epoll event is about: the tag in the high half of data.u64, a
-// worker index in the low half for channels, the descriptor for kProxy.
-enum Source : uint64_t { kListen = 1, kTimer = 2, kPeeker = 3, kChannel = 4, kReplacement = 5, kProxy = 6 };
+// worker index in the low half for channels.
+enum Source : uint64_t { kListen = 1, kTimer = 2, kPeeker = 3, kChannel = 4, kReplacement = 5 };
 
 uint64_t event_data(Source source, size_t index = 0) {
   return (static_cast<uint64_t>(source) << 32) | static_cast<uint32_t>(index);
@@ -107,10 +107,13 @@ Dispatcher::Dispatcher(const DispatcherConfig& config)
     close();
     return;
   }
-  if (config_.route_by_header || config_.route_by_session_id) {
-    peeker_.emplace(config_.header_lower, config_.head_limit, config_.header_format,
-                    config_.address_pick, config_.trusted_proxies);
+  if (config_.route_by_header || config_.route_by_session_id || config_.route_by_proxy_header) {
+    // A PROXY header is at most kProxyV2MaxLength bytes: a full peek always decides.
+    const size_t limit = config_.route_by_proxy_header ? kProxyV2MaxLength : config_.head_limit;
+    peeker_.emplace(config_.header_lower, limit, config_.header_format, config_.address_pick,
+                    config_.trusted_proxies, config_.peek_mode);
     if (config_.route_by_session_id) peeker_->read_session_ids(config_.sid_key, config_.workers);
+    if (config_.route_by_proxy_header) peeker_->read_proxy_headers();
     event.data.u64 = event_data(kPeeker);
     if (peeker_->open_error() != 0) {
       open_error_ = peeker_->open_error();
@@ -243,9 +246,6 @@ void Dispatcher::on_ready() {
       case kPeeker:
         peeker_->drain(&Dispatcher::OnPeeked, this);
         break;
-      case kProxy:
-        proxy_ready(static_cast<int>(static_cast<uint32_t>(data)), events[i].events);
-        break;
       case kChannel: {
         const size_t index = static_cast<uint32_t>(data);
         Channel& channel = channels_[index];
@@ -312,16 +312,9 @@ void Dispatcher::accept_batch() {
     }
     // A client usually sends its first bytes right after connecting: they are
     // often here already, and then the socket needs no watching at all.
-    if (config_.route_by_proxy_header) {
-      ProxyScan scan;
-      if (proxy_peek(fd, false, &scan)) {
-        proxy_decided(fd, scan);
-        continue;
-      }
-    } else if (peeker_->decide_now(fd, &Dispatcher::OnDecidedNow, this)) {
-      continue;
-    }
-    if (watch_head(fd) != 0) {
+    const bool trusted_peer = config_.route_by_proxy_header && contains(config_.trusted_proxies, address);
+    if (peeker_->decide_now(fd, &Dispatcher::OnDecidedNow, this, trusted_peer)) continue;
+    if (watch_head(fd, trusted_peer) != 0) {
       reject(fd, Rejection::ClosedEarly);
       continue;
     }
@@ -335,63 +328,25 @@ void Dispatcher::accept_batch() {
   }
 }
 
-int Dispatcher::watch_head(int fd) {
-  if (!config_.route_by_proxy_header) return peeker_->watch(fd);
-  // Edge-triggered, as the Peeker: nothing is read until the header decides,
-  // so a level-triggered socket holding half a header would wake us forever.
-  epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-  event.data.u64 = event_data(kProxy, static_cast<size_t>(fd));
-  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
-}
+int Dispatcher::watch_head(int fd, bool trusted_peer) { return peeker_->watch(fd, trusted_peer); }
 
 // Before the socket is handed over or closed: epoll watches the open file,
 // which lives on in the worker.
 void Dispatcher::unwatch_head(int fd) {
-  if (config_.route_by_proxy_header) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  } else {
-    peeker_->unwatch(fd);
-  }
+  peeker_->unwatch(fd);
   watch_serial_[fd] = 0;
   --watched_;
 }
 
-void Dispatcher::proxy_ready(int fd, uint32_t events) {
-  // Decided (or timed out) earlier in this wake-up.
-  if (static_cast<size_t>(fd) >= watch_serial_.size() || watch_serial_[fd] == 0) return;
-  // After the peer's FIN or an error no further edge comes: what is there is all there is.
-  ProxyScan scan;
-  if (!proxy_peek(fd, (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0, &scan)) return;
-  unwatch_head(fd);
-  proxy_decided(fd, scan);
-}
-
-bool Dispatcher::proxy_peek(int fd, bool no_more, ProxyScan* scan) {
-  ssize_t peeked;
-  do {
-    peeked = recv(fd, proxy_buffer_, sizeof proxy_buffer_, MSG_PEEK | MSG_DONTWAIT);
-  } while (peeked < 0 && errno == EINTR);
-  if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !no_more) return false;
-  if (peeked <= 0) {
-    *scan = ProxyScan{};
-    scan->status = ProxyStatus::NeedMore;  // closed before a whole header
-    return true;
-  }
-  // A full buffer always decides: no header scan_proxy_header accepts is longer.
-  *scan = scan_proxy_header(proxy_buffer_, static_cast<size_t>(peeked));
-  return scan->status != ProxyStatus::NeedMore || no_more;
-}
-
 // Decides as src/routing/proxy-protocol.ts does.
 void Dispatcher::proxy_decided(int fd, const ProxyScan& scan) {
-  if (scan.status == ProxyStatus::NeedMore) return reject(fd, Rejection::ClosedEarly);
   uint8_t peer[16];
   if (!peer_address(fd, peer)) return reject(fd, Rejection::ClosedEarly);
   const uint64_t by_peer = siphash24(config_.secret, peer, sizeof peer);
   if (scan.status == ProxyStatus::NotProxy) return dispatch(fd, by_peer);
   // Anything that could be a header lets its sender pick its own address:
-  // only a trusted proxy may send one.
+  // only a trusted proxy may send one. The Peeker decided an untrusted peer
+  // at its signature, whatever followed it.
   if (!contains(config_.trusted_proxies, peer)) return reject(fd, Rejection::UntrustedProxy);
   if (scan.status == ProxyStatus::Malformed) return reject(fd, Rejection::MalformedProxy);
   if (!consume(fd, scan.header_length)) return reject(fd, Rejection::ClosedEarly);
@@ -404,9 +359,10 @@ void Dispatcher::proxy_decided(int fd, const ProxyScan& scan) {
 }
 
 bool Dispatcher::consume(int fd, size_t length) {
+  uint8_t header[kProxyV2MaxLength];
   size_t taken = 0;
   for (int i = 0; i < kConsumeReads && taken < length; ++i) {
-    const ssize_t got = recv(fd, proxy_buffer_ + taken, length - taken, MSG_DONTWAIT);
+    const ssize_t got = recv(fd, header + taken, length - taken, MSG_DONTWAIT);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return false;
     taken += static_cast<size_t>(got);
@@ -428,6 +384,10 @@ void Dispatcher::OnDecidedNow(void* self, int fd, PeekOutcome outcome, const uin
 // Decides as src/routing/header.ts does.
 void Dispatcher::peeked(int fd, PeekOutcome outcome, const uint8_t* address) {
   if (config_.route_by_session_id) return session_peeked(fd, outcome, address);
+  if (config_.route_by_proxy_header) {
+    if (outcome == PeekOutcome::Found) return proxy_decided(fd, peeker_->proxy_scan());
+    return reject(fd, Rejection::ClosedEarly);
+  }
   switch (outcome) {
     case PeekOutcome::Found:
       dispatch(fd, siphash24(config_.secret, address, 16));

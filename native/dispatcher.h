@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "head_copy.h"
 #include "peeker.h"
 #include "proxy_header.h"
 #include "rejections.h"
@@ -50,6 +51,7 @@ struct DispatcherConfig {
   size_t workers = 1;
   size_t queue_limit = 4096;
   uint8_t secret[16] = {};
+  PeekMode peek_mode = PeekMode::Offset;
 };
 
 struct BoundAddress {
@@ -122,14 +124,9 @@ class Dispatcher {
 
   void accept_batch();
   // Head mode: watches an accepted socket (edge-triggered) until its head decides.
-  int watch_head(int fd);
+  int watch_head(int fd, bool trusted_peer);
   void unwatch_head(int fd);
-  // Routing 'proxy-protocol': one readiness of a watched socket.
-  void proxy_ready(int fd, uint32_t events);
-  // Peeks at what the socket sent: true with `scan` when it decides (NeedMore
-  // then means the peer closed before a whole header), false while more may
-  // follow. `no_more`: the peer has finished or failed.
-  bool proxy_peek(int fd, bool no_more, ProxyScan* scan);
+  // Routing 'proxy-protocol': what the peeker found in the first bytes.
   void proxy_decided(int fd, const ProxyScan& scan);
   // Reads and discards the `length` header bytes already peeked at.
   bool consume(int fd, size_t length);
@@ -180,10 +177,7 @@ class Dispatcher {
   std::unique_ptr<bool[]> effective_live_;     // live_ and a channel open
   std::unique_ptr<bool[]> starting_;
   std::deque<Queued> waiting_;  // no worker to take them yet
-  // Routing 'proxy-protocol': the peek buffer, large enough for any header
-  // scan_proxy_header accepts, so a full buffer always decides.
-  uint8_t proxy_buffer_[kProxyV2MaxLength];
-  // Head mode: sockets being peeked at, oldest first, for the head timeout.
+  // Sockets being peeked at, oldest first, for the head timeout.
   std::deque<Watched> deadlines_;
   std::vector<uint32_t> watch_serial_;  // by fd; 0 when not watched
   uint32_t next_serial_ = 1;

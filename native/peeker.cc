@@ -13,6 +13,7 @@
 
 #ifdef __linux__
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #else
 #include <sys/event.h>
 #include <sys/time.h>
@@ -42,36 +43,60 @@ PeekOutcome outcome_of(HeadStatus status) {
 }  // namespace
 
 Peeker::Peeker(std::string header_lower, size_t limit, HeaderFormat format, AddressPick pick,
-               CidrSet trusted)
-    : header_lower_(std::move(header_lower)),
+               CidrSet trusted, PeekMode mode)
+    : mode_(mode),
+      header_lower_(std::move(header_lower)),
       limit_(limit),
       trusted_(std::move(trusted)),
       rules_{format, pick, &trusted_},
       buffer_(limit) {
 #ifdef __linux__
   event_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (event_fd_ < 0) {
+    open_error_ = errno;
+    return;
+  }
+  if (mode_ == PeekMode::Whole) return;  // never parks
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = timer_fd_;
+  if (timer_fd_ < 0 || epoll_ctl(event_fd_, EPOLL_CTL_ADD, timer_fd_, &event) != 0) {
+    open_error_ = errno;
+    close();
+  }
 #else
+  // No revisit timer here: sockets are peeked at on every readiness, never parked.
   event_fd_ = kqueue();
   if (event_fd_ >= 0) fcntl(event_fd_, F_SETFD, FD_CLOEXEC);
-#endif
   if (event_fd_ < 0) open_error_ = errno;
+#endif
 }
 
 Peeker::~Peeker() { close(); }
 
-int Peeker::watch(int fd) {
+int Peeker::watch(int fd, bool trusted_peer) {
   if (closed()) return EBADF;
+  if (watches_.count(fd) != 0) return 0;
+  Watch& watch = watches_.emplace(fd, Watch{HeadCopy(limit_, buffer_.data()), trusted_peer}).first->second;
+  int error = watch.copy.start(fd, mode_);
+  if (error == 0) {
 #ifdef __linux__
-  epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-  event.data.fd = fd;
-  if (epoll_ctl(event_fd_, EPOLL_CTL_ADD, fd, &event) == 0) return 0;
-  return errno == EEXIST ? 0 : errno;
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    event.data.fd = fd;
+    if (epoll_ctl(event_fd_, EPOLL_CTL_ADD, fd, &event) != 0) error = errno;
 #else
-  struct kevent change;
-  EV_SET(&change, fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, 0);
-  return kevent(event_fd_, &change, 1, nullptr, 0, nullptr) == 0 ? 0 : errno;
+    struct kevent change;
+    EV_SET(&change, fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, 0);
+    if (kevent(event_fd_, &change, 1, nullptr, 0, nullptr) != 0) error = errno;
 #endif
+  }
+  if (error != 0) {
+    watch.copy.stop(fd);
+    watches_.erase(fd);
+  }
+  return error;
 }
 
 void Peeker::unwatch(int fd) {
@@ -89,6 +114,69 @@ void Peeker::forget(int fd) {
 #endif
   for (size_t i = ready_next_; i < ready_count_; ++i) {
     if (ready_[i].fd == fd) ready_[i].fd = -1;
+  }
+  const auto found = watches_.find(fd);
+  if (found == watches_.end()) return;
+  found->second.copy.stop(fd);
+  if (found->second.parked) {
+    for (size_t i = 0; i < parked_.size(); ++i) {
+      if (parked_[i] != fd) continue;
+      parked_[i] = parked_.back();
+      parked_.pop_back();
+      break;
+    }
+    if (parked_.empty()) set_timer(false);
+  }
+  watches_.erase(found);
+}
+
+void Peeker::park(int fd, Watch& watch) {
+#ifdef __linux__
+  // Only the peer's end or an error wakes us now; new bytes wait for the revisit.
+  epoll_event event{};
+  event.events = EPOLLRDHUP | EPOLLET;
+  event.data.fd = fd;
+  if (epoll_ctl(event_fd_, EPOLL_CTL_MOD, fd, &event) != 0) return;
+  watch.parked = true;
+  parked_.push_back(fd);
+  if (parked_.size() == 1) set_timer(true);
+#else
+  (void)fd;
+  (void)watch;
+#endif
+}
+
+void Peeker::set_timer(bool on) {
+#ifdef __linux__
+  if (timer_fd_ < 0) return;
+  itimerspec spec{};
+  if (on) {
+    spec.it_interval.tv_nsec = kRevisitMs * 1000000L;
+    spec.it_value = spec.it_interval;
+  }
+  timerfd_settime(timer_fd_, 0, &spec, nullptr);
+#else
+  (void)on;
+#endif
+}
+
+void Peeker::revisit(PeekReport report, void* context) {
+#ifdef __linux__
+  uint64_t ticks;
+  while (read(timer_fd_, &ticks, sizeof ticks) < 0 && errno == EINTR) {
+  }
+#endif
+  // Reports may unwatch (and so unpark) any socket: go through a snapshot.
+  const std::vector<int> due(parked_);
+  for (const int fd : due) {
+    if (closed()) return;
+    const auto found = watches_.find(fd);
+    if (found == watches_.end() || !found->second.parked) continue;
+    PeekOutcome outcome;
+    const uint8_t* address;
+    if (!inspect(fd, found->second, Peer::Open, &outcome, &address)) continue;
+    forget(fd);
+    report(context, fd, outcome, address);
   }
 }
 
@@ -125,10 +213,24 @@ size_t Peeker::take_ready() {
   return ready_count_;
 }
 
-bool Peeker::decide_now(int fd, PeekReport report, void* context) {
+bool Peeker::decide_now(int fd, PeekReport report, void* context, bool trusted_peer) {
+  if (closed()) return false;
+  // Not watched yet: one peek of the whole queue, which holds all it sent so far.
+  ssize_t peeked;
+  do {
+    peeked = recv(fd, buffer_.data(), limit_, MSG_PEEK | MSG_DONTWAIT);
+  } while (peeked < 0 && errno == EINTR);
   PeekOutcome outcome;
-  const uint8_t* address;
-  if (closed() || !inspect(fd, Peer::Open, &outcome, &address)) return false;
+  const uint8_t* address = kNoAddress;
+  if (peeked < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+    outcome = PeekOutcome::Error;
+  } else if (peeked == 0) {
+    outcome = PeekOutcome::Closed;
+  } else if (!decide(buffer_.data(), static_cast<size_t>(peeked), Peer::Open, trusted_peer, &outcome,
+                     &address)) {
+    return false;
+  }
   report(context, fd, outcome, address);
   return true;
 }
@@ -138,9 +240,20 @@ void Peeker::drain(PeekReport report, void* context) {
     const size_t taken = take_ready();
     while (ready_next_ < ready_count_ && !closed()) {
       const Ready ready = ready_[ready_next_++];
+      if (ready.fd < 0) continue;
+      if (ready.fd == timer_fd_) {
+        revisit(report, context);
+        continue;
+      }
+      const auto found = watches_.find(ready.fd);
+      if (found == watches_.end()) continue;
+      Watch& watch = found->second;
       PeekOutcome outcome;
       const uint8_t* address;
-      if (ready.fd < 0 || !inspect(ready.fd, ready.peer, &outcome, &address)) continue;
+      if (!inspect(ready.fd, watch, ready.peer, &outcome, &address)) {
+        if (mode_ != PeekMode::Whole && !watch.parked && ++watch.readinesses >= kParkAfter) park(ready.fd, watch);
+        continue;
+      }
       // Out of the set before anyone hears of it: the report may hand the
       // socket to another process, and epoll would keep watching it there.
       forget(ready.fd);
@@ -152,38 +265,56 @@ void Peeker::drain(PeekReport report, void* context) {
   }
 }
 
-bool Peeker::inspect(int fd, Peer peer, PeekOutcome* outcome, const uint8_t** address) {
-  ssize_t peeked;
-  do {
-    peeked = recv(fd, buffer_.data(), limit_, MSG_PEEK | MSG_DONTWAIT);
-  } while (peeked < 0 && errno == EINTR);
-
+bool Peeker::inspect(int fd, Watch& watch, Peer peer, PeekOutcome* outcome, const uint8_t** address) {
   *address = kNoAddress;
-  HeadScan scan;
-  if (peeked < 0) {
-    const bool no_bytes_yet = errno == EAGAIN || errno == EWOULDBLOCK;
-    // A spurious wake-up waits for the next edge, unless no edge can follow.
-    if (no_bytes_yet && peer == Peer::Open) return false;
-    *outcome = no_bytes_yet && peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
-  } else if (peeked == 0) {
-    *outcome = PeekOutcome::Closed;
-  } else {
-    scan = sid_workers_ != 0
-               ? scan_session_id(static_cast<size_t>(peeked))
-               : scan_head(buffer_.data(), static_cast<size_t>(peeked), header_lower_.data(),
-                           header_lower_.size(), limit_, rules_);
-    if (scan.status == HeadStatus::NeedMore) {
-      // The rest of the head can only arrive on a later edge, and after the
-      // peer's FIN or reset there is none: its head will never be complete.
+  HeadCopy& copy = watch.copy;
+  switch (copy.peek(fd)) {
+    case PeekStatus::Failed:
+      *outcome = PeekOutcome::Error;
+      return true;
+    case PeekStatus::Nothing:
+      // A spurious wake-up waits for the next edge, unless no edge can follow.
       if (peer == Peer::Open) return false;
       *outcome = peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
-    } else {
-      *outcome = outcome_of(scan.status);
-      if (*outcome == PeekOutcome::Found) {
-        std::memcpy(found_address_, scan.address, sizeof found_address_);
-        *address = found_address_;
+      return true;
+    case PeekStatus::End:
+      if (copy.size() == 0) {
+        *outcome = PeekOutcome::Closed;
+        return true;
       }
+      return decide(copy.data(), copy.size(), peer == Peer::Broken ? peer : Peer::Finished, watch.trusted_peer,
+                    outcome, address);
+    case PeekStatus::Bytes:
+      // The same bytes as last time decide nothing new.
+      if (!copy.grew() && peer == Peer::Open) return false;
+      return decide(copy.data(), copy.size(), peer, watch.trusted_peer, outcome, address);
+  }
+  return false;
+}
+
+bool Peeker::decide(const uint8_t* data, size_t size, Peer peer, bool trusted_peer, PeekOutcome* outcome,
+                    const uint8_t** address) {
+  if (scanner_ == Scanner::ProxyHeader) {
+    if (scan_proxy(data, size, trusted_peer)) {
+      *outcome = PeekOutcome::Found;
+      return true;
     }
+    if (peer == Peer::Open) return false;
+    *outcome = peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
+    return true;
+  }
+  const HeadScan scanned = scan(data, size);
+  if (scanned.status == HeadStatus::NeedMore) {
+    // The rest of the head can only arrive on a later edge, and after the
+    // peer's FIN or reset there is none: its head will never be complete.
+    if (peer == Peer::Open) return false;
+    *outcome = peer == Peer::Finished ? PeekOutcome::Closed : PeekOutcome::Error;
+    return true;
+  }
+  *outcome = outcome_of(scanned.status);
+  if (*outcome == PeekOutcome::Found) {
+    std::memcpy(found_address_, scanned.address, sizeof found_address_);
+    *address = found_address_;
   }
   return true;
 }
@@ -191,10 +322,29 @@ bool Peeker::inspect(int fd, Peer peer, PeekOutcome* outcome, const uint8_t** ad
 void Peeker::read_session_ids(const uint8_t key[16], size_t workers) {
   std::memcpy(sid_key_, key, sizeof sid_key_);
   sid_workers_ = workers;
+  scanner_ = Scanner::SessionId;
 }
 
-HeadScan Peeker::scan_session_id(size_t peeked) const {
-  const SidScan sid = scan_sid(buffer_.data(), peeked, sid_key_, sid_workers_, limit_);
+void Peeker::read_proxy_headers() { scanner_ = Scanner::ProxyHeader; }
+
+bool Peeker::scan_proxy(const uint8_t* data, size_t size, bool trusted_peer) {
+  if (!trusted_peer) {
+    // Its signature alone decides: a peer that may not send a header is
+    // judged on its first 6 or 12 bytes, however long the header would be.
+    const ProxySignature signature = proxy_signature(data, size);
+    if (signature == ProxySignature::NeedMore) return false;
+    proxy_scan_ = scan_proxy_header(data, size);
+    return true;
+  }
+  proxy_scan_ = scan_proxy_header(data, size);
+  return proxy_scan_.status != ProxyStatus::NeedMore;
+}
+
+HeadScan Peeker::scan(const uint8_t* data, size_t size) const {
+  if (scanner_ == Scanner::Header) {
+    return scan_head(data, size, header_lower_.data(), header_lower_.size(), limit_, rules_);
+  }
+  const SidScan sid = scan_sid(data, size, sid_key_, sid_workers_, limit_);
   HeadScan scan{};
   switch (sid.status) {
     case SidStatus::NeedMore: scan.status = HeadStatus::NeedMore; break;
@@ -214,7 +364,12 @@ void Peeker::close() {
   if (closed()) return;
   ::close(event_fd_);
   event_fd_ = -1;
+  if (timer_fd_ >= 0) ::close(timer_fd_);
+  timer_fd_ = -1;
   ready_next_ = ready_count_ = 0;
+  // The sockets are their owners' to close; nothing is peeked at any more.
+  watches_.clear();
+  parked_.clear();
 }
 
 }  // namespace sticky

@@ -262,16 +262,29 @@ ProxyScan scan_v2(const uint8_t* buf, size_t len) {
 
 }  // namespace
 
-ProxyScan scan_proxy_header(const uint8_t* buf, size_t len) {
-  if (len == 0) return result(ProxyStatus::NeedMore);
+ProxySignature proxy_signature(const uint8_t* buf, size_t len) {
+  if (len == 0) return ProxySignature::NeedMore;
+  // The two signatures differ in their first byte.
   const bool v1 = buf[0] == static_cast<uint8_t>(kV1Signature[0]);
   const bool v2 = buf[0] == static_cast<uint8_t>(kV2Signature[0]);
-  if (!v1 && !v2) return result(ProxyStatus::NotProxy);
+  if (!v1 && !v2) return ProxySignature::None;
   size_t i = 0;
-  const Step step = v1 ? match(buf, i, len, kV1Signature) : match(buf, i, len, kV2Signature);
-  if (step == Step::OutOfBytes) return result(ProxyStatus::NeedMore);
-  if (step == Step::Mismatch) return result(ProxyStatus::NotProxy);
-  return v1 ? scan_v1(buf, len) : scan_v2(buf, len);
+  switch (v1 ? match(buf, i, len, kV1Signature) : match(buf, i, len, kV2Signature)) {
+    case Step::OutOfBytes: return ProxySignature::NeedMore;
+    case Step::Mismatch: return ProxySignature::None;
+    case Step::Ok: break;
+  }
+  return v1 ? ProxySignature::V1 : ProxySignature::V2;
+}
+
+ProxyScan scan_proxy_header(const uint8_t* buf, size_t len) {
+  switch (proxy_signature(buf, len)) {
+    case ProxySignature::NeedMore: return result(ProxyStatus::NeedMore);
+    case ProxySignature::None: return result(ProxyStatus::NotProxy);
+    case ProxySignature::V1: return scan_v1(buf, len);
+    case ProxySignature::V2: return scan_v2(buf, len);
+  }
+  return result(ProxyStatus::NotProxy);
 }
 
 }  // namespace sticky

@@ -37,6 +37,13 @@ struct ProxyScan {
 // other than NeedMore is given, more bytes never change it.
 ProxyScan scan_proxy_header(const uint8_t* buf, size_t len);
 
+// The signature the first bytes start with, which is all a peer not allowed
+// to send a header needs to be judged by: None as soon as they cannot start
+// either signature (scan_proxy_header then says NotProxy), V1 once they hold
+// "PROXY ", V2 once they hold its 12 bytes. Decided answers never change.
+enum class ProxySignature { NeedMore, None, V1, V2 };
+ProxySignature proxy_signature(const uint8_t* buf, size_t len);
+
 }  // namespace sticky
 
 #endif

@@ -14,6 +14,7 @@ interface Addon {
   parseAddress: Primitives['parseAddress'];
   scanHead: Primitives['scanHead'];
   scanProxyHeader: Primitives['scanProxyHeader'];
+  proxySignature: Primitives['proxySignature'];
   scanSid: Primitives['scanSid'];
   HeadPeeker?: HeadPeekerClass; // absent where the platform cannot peek (Windows)
   steering?: Steering; // Linux only
@@ -39,6 +40,7 @@ export function loadNative(): Primitives {
     parseAddress: addon.parseAddress,
     scanHead: addon.scanHead,
     scanProxyHeader: addon.scanProxyHeader,
+    proxySignature: addon.proxySignature,
     scanSid: addon.scanSid,
     HeadPeeker: addon.HeadPeeker ?? null,
     steering: addon.steering ?? null,

@@ -1,6 +1,7 @@
 // The shape both the native addon and src/fallback/ provide
 // (docs/internals.md "Primitives").
 
+import type { PeekMode } from './peek-mode';
 import type { RejectReason } from './rejections';
 
 export type HeadStatus = 'need-more' | 'found' | 'missing' | 'invalid' | 'not-http' | 'too-large';
@@ -31,6 +32,9 @@ export interface HeadRules {
 }
 
 export type ProxyStatus = 'need-more' | 'found' | 'local' | 'not-proxy' | 'malformed';
+
+/** Which PROXY signature a connection's first bytes start with ('none': they cannot start one). */
+export type ProxySignature = 'need-more' | 'none' | 'v1' | 'v2';
 
 export interface ProxyScan {
   status: ProxyStatus;
@@ -70,6 +74,7 @@ export interface HeadPeekerClass {
     limit: number,
     onResult: (fd: number, outcome: PeekOutcome, address: Buffer | null) => void,
     rules?: HeadRules,
+    peek?: PeekMode,
   ): HeadPeeker;
 }
 
@@ -82,6 +87,8 @@ export interface Primitives {
   scanHead(head: Buffer, headerLower: string, limit: number, rules?: HeadRules): HeadScan;
   /** A PROXY protocol v1/v2 header in the bytes seen so far. */
   scanProxyHeader(buf: Buffer): ProxyScan;
+  /** The PROXY signature the bytes seen so far start with, decided from their first 6 (v1) or 12 (v2) bytes. */
+  proxySignature(buf: Buffer): ProxySignature;
   /**
    * The Engine.IO session id (src/session-id.ts) in the request line of `head`,
    * verified with the 16-byte `key`, naming a worker below `workers`; only
@@ -137,6 +144,8 @@ export interface DispatcherOptions {
   queueLimit: number;
   /** 16 bytes keying the address hash. */
   secret: Buffer;
+  /** How undecided connections are peeked at (src/peek-mode.ts). Default 'offset'. */
+  peek?: PeekMode;
 }
 
 export interface DispatcherCounters {

@@ -56,3 +56,14 @@ export function holdForHandOff(socket: net.Socket): void {
   const handle = handleOf(socket);
   if (handle?.reading && handle.readStop) handle.readStop();
 }
+
+/**
+ * Undoes holdForHandOff: the handle reads again, and what arrived meanwhile
+ * comes as one chunk. Node internal: `_handle.readStart()` (guarded by
+ * test/e2e/node-internals.test.ts).
+ */
+export function restartReading(socket: net.Socket): void {
+  const handle = handleOf(socket);
+  if (handle?.reading && handle.readStart) handle.readStart();
+  socket.resume();
+}

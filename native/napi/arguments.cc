@@ -79,5 +79,22 @@ bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what, 
   return list.IsUndefined() || read_cidr_list(env, list, prefix + "trusted", trusted);
 }
 
+#ifdef STICKY_HAVE_PEEKER
+bool read_peek_mode(Napi::Env env, const Napi::Value& value, const std::string& what, PeekMode* mode) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (value.IsUndefined() || name == "offset") {
+    *mode = PeekMode::Offset;
+  } else if (name == "no-offset") {
+    *mode = PeekMode::NoOffset;
+  } else if (name == "whole") {
+    *mode = PeekMode::Whole;
+  } else {
+    throw_type_error(env, what + " must be 'offset', 'no-offset' or 'whole'");
+    return false;
+  }
+  return true;
+}
+#endif
+
 }  // namespace napi
 }  // namespace sticky

@@ -12,6 +12,7 @@
 
 #include "../cidr.h"
 #include "../http_head.h"
+#include "../peeker.h"  // STICKY_HAVE_PEEKER
 
 namespace sticky {
 namespace napi {
@@ -39,6 +40,11 @@ bool read_cidr_list(Napi::Env env, const Napi::Value& value, const std::string& 
 // trusted?: string[] } (undefined: every default) into `rules` and `trusted`.
 bool read_head_rules(Napi::Env env, const Napi::Value& value, const char* what, HeadRules* rules,
                      CidrSet* trusted);
+
+#ifdef STICKY_HAVE_PEEKER
+// 'offset' (or undefined), 'no-offset' or 'whole' (native/head_copy.h).
+bool read_peek_mode(Napi::Env env, const Napi::Value& value, const std::string& what, PeekMode* mode);
+#endif
 
 }  // namespace napi
 }  // namespace sticky

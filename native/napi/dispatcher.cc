@@ -108,7 +108,7 @@ bool read_config(Napi::Env env, const Napi::Value& value, DispatcherConfig* conf
     return false;
   }
   std::memcpy(config->secret, secret, 16);
-  return true;
+  return read_peek_mode(env, options.Get("peek"), "Dispatcher: options.peek", &config->peek_mode);
 }
 
 class NativeDispatcher : public Napi::ObjectWrap<NativeDispatcher>, public PollOwner {

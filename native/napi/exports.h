@@ -11,7 +11,7 @@
 namespace sticky {
 namespace napi {
 
-// primitives.cc: hash64, parseAddress, scanHead, scanProxyHeader, scanSid.
+// primitives.cc: hash64, parseAddress, scanHead, scanProxyHeader, proxySignature, scanSid.
 void export_primitives(Napi::Env env, Napi::Object exports);
 // rejections.cc: the `rejectReasons` list.
 Napi::Array define_reject_reasons(Napi::Env env);

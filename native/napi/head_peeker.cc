@@ -1,4 +1,4 @@
-// new HeadPeeker(headerLower, limit, onResult, rules?): a sticky::Peeker
+// new HeadPeeker(headerLower, limit, onResult, rules?, peek?): a sticky::Peeker
 // (peeker.h) whose event queue is watched by one unref'd uv_poll_t, so it
 // never keeps the process up. Where the platform has no Peeker (Windows) the
 // class is absent and the loader reports null, as the fallback does.
@@ -63,8 +63,10 @@ class HeadPeeker : public Napi::ObjectWrap<HeadPeeker>, public PollOwner {
     HeadRules rules;
     CidrSet trusted;
     if (!read_head_rules(env, info[3], "HeadPeeker", &rules, &trusted)) return;
+    PeekMode mode;
+    if (!read_peek_mode(env, info[4], "HeadPeeker: peek", &mode)) return;
     peeker_.emplace(info[0].As<Napi::String>().Utf8Value(), static_cast<size_t>(limit), rules.format,
-                    rules.pick, std::move(trusted));
+                    rules.pick, std::move(trusted), mode);
     if (peeker_->open_error() != 0) {
       throw_system_error(env, "HeadPeeker: cannot create its event queue", peeker_->open_error());
       return;

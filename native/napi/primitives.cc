@@ -165,6 +165,23 @@ Napi::Value scan_proxy_header(const Napi::CallbackInfo& info) {
   return result;
 }
 
+Napi::Value proxy_signature(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* bytes;
+  size_t length;
+  if (!read_bytes(info[0], &bytes, &length)) {
+    throw_type_error(env, "proxySignature: buf must be a Buffer");
+    return Napi::Value();
+  }
+  switch (sticky::proxy_signature(bytes, length)) {
+    case ProxySignature::NeedMore: return Napi::String::New(env, "need-more");
+    case ProxySignature::None: return Napi::String::New(env, "none");
+    case ProxySignature::V1: return Napi::String::New(env, "v1");
+    case ProxySignature::V2: return Napi::String::New(env, "v2");
+  }
+  return Napi::String::New(env, "none");
+}
+
 }  // namespace
 
 void export_primitives(Napi::Env env, Napi::Object exports) {
@@ -172,6 +189,7 @@ void export_primitives(Napi::Env env, Napi::Object exports) {
   exports.Set("parseAddress", Napi::Function::New<parse_address>(env, "parseAddress"));
   exports.Set("scanHead", Napi::Function::New<scan_head>(env, "scanHead"));
   exports.Set("scanProxyHeader", Napi::Function::New<scan_proxy_header>(env, "scanProxyHeader"));
+  exports.Set("proxySignature", Napi::Function::New<proxy_signature>(env, "proxySignature"));
   exports.Set("scanSid", Napi::Function::New<scan_sid>(env, "scanSid"));
 }
 

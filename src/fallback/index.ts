@@ -6,7 +6,7 @@
 import type { Primitives } from '../primitives';
 import { parseAddress } from '../address';
 import { scanHead } from './http-head';
-import { scanProxyHeader } from './proxy-header';
+import { proxySignature, scanProxyHeader } from './proxy-header';
 import { scanSid } from './sid';
 import { hash64 } from './siphash';
 
@@ -16,6 +16,7 @@ export const fallback: Primitives = {
   parseAddress,
   scanHead,
   scanProxyHeader,
+  proxySignature,
   scanSid,
   HeadPeeker: null,
   steering: null,

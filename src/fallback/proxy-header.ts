@@ -4,7 +4,7 @@
 // decisive byte ends the scan, so an answer other than 'need-more' never
 // changes when more bytes arrive.
 
-import type { ProxyScan, ProxyStatus } from '../primitives';
+import type { ProxyScan, ProxySignature, ProxyStatus } from '../primitives';
 import { parseAddressBytes } from '../address';
 
 /** v1: the longest line the spec allows, CRLF included. */
@@ -292,13 +292,37 @@ function scanV2(buf: Buffer): ProxyScan {
   };
 }
 
-export function scanProxyHeader(buf: Buffer): ProxyScan {
-  if (buf.length === 0) return result('need-more');
+/**
+ * The signature the first bytes start with, which is all a peer not allowed
+ * to send a header needs to be judged by: 'none' as soon as they cannot start
+ * either signature (scanProxyHeader then says 'not-proxy'), 'v1' once they
+ * hold "PROXY ", 'v2' once they hold its 12 bytes. Decided answers never change.
+ */
+export function proxySignature(buf: Buffer): ProxySignature {
+  if (buf.length === 0) return 'need-more';
+  // The two signatures differ in their first byte.
   const v1 = buf[0] === V1_SIGNATURE[0];
   const v2 = buf[0] === V2_SIGNATURE[0];
-  if (!v1 && !v2) return result('not-proxy');
-  const step = match(buf, { i: 0 }, buf.length, v1 ? V1_SIGNATURE : V2_SIGNATURE);
-  if (step === Step.OutOfBytes) return result('need-more');
-  if (step === Step.Mismatch) return result('not-proxy');
-  return v1 ? scanV1(buf) : scanV2(buf);
+  if (!v1 && !v2) return 'none';
+  switch (match(buf, { i: 0 }, buf.length, v1 ? V1_SIGNATURE : V2_SIGNATURE)) {
+    case Step.OutOfBytes:
+      return 'need-more';
+    case Step.Mismatch:
+      return 'none';
+    default:
+      return v1 ? 'v1' : 'v2';
+  }
+}
+
+export function scanProxyHeader(buf: Buffer): ProxyScan {
+  switch (proxySignature(buf)) {
+    case 'need-more':
+      return result('need-more');
+    case 'none':
+      return result('not-proxy');
+    case 'v1':
+      return scanV1(buf);
+    case 'v2':
+      return scanV2(buf);
+  }
 }

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { primitives } from '../binding';
 import type { HeadPeeker, HeadPeekerClass, HeadRules, PeekOutcome } from '../primitives';
+import { PEEK_MODE } from '../peek-mode';
 import { readUntilDecided } from './first-bytes';
 
 /** Called once per read with the verdict on the request head. `head` holds bytes read out of the socket, if any. */
@@ -43,6 +44,7 @@ export class PeekingHeadReader implements HeadReader {
         done(outcome, address, null);
       },
       rules,
+      PEEK_MODE,
     );
   }
 

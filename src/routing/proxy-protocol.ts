@@ -17,8 +17,9 @@ import { readUntilDecided } from './first-bytes';
  *
  * Trusted peer: found -> the header's source; local (health checks) and
  * no header at all -> the peer; malformed -> closed. Untrusted peer: anything
- * that could be a header (found, local, malformed) -> closed, since it would
- * let any client pick its own address; the rest -> the peer.
+ * that could be a header -> closed, since it would let any client pick its
+ * own address, decided at its signature (6 bytes for v1, 12 for v2) however
+ * long the rest; the rest -> the peer.
  */
 export class ProxyProtocolRouting implements RoutingKey {
   /** Reads in progress, stopped by close() without an answer. */
@@ -31,8 +32,9 @@ export class ProxyProtocolRouting implements RoutingKey {
     if (!peer) return done({ action: 'drop', reason: 'closed-early' });
     const trusted = cidrContains(this.config.trusted, peer);
     const scan = (head: Buffer) => {
+      if (!trusted && primitives.proxySignature(head) === 'need-more') return null;
       const result = primitives.scanProxyHeader(head);
-      return result.status === 'need-more' ? null : result;
+      return trusted && result.status === 'need-more' ? null : result;
     };
     const stop = readUntilDecided(socket, scan, this.config.headTimeout, (end) => {
       this.reads.delete(stop);

@@ -5,6 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { primitives } from '../binding';
 import type { BalancerConfig } from '../options';
 import type { Dispatcher } from '../primitives';
+import { PEEK_MODE } from '../peek-mode';
 import { type Transport, type TransportCounters, type WorkerHandoff, type WorkerView } from './types';
 import { followLoadReports } from './load';
 
@@ -38,6 +39,7 @@ export class ChannelTransport implements Transport {
       queueLimit: config.queueLimit,
       // Keys the address hash, so clients cannot aim at a worker.
       secret: randomBytes(16),
+      peek: PEEK_MODE,
     });
     this.placesByLoad = config.routing === 'sid' && config.sidFallback === 'least-loaded';
     for (let index = 0; index < config.workers; index++) this.stateChanged(index);

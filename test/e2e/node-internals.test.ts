@@ -22,6 +22,7 @@ interface TcpHandle {
   fd?: number;
   reading?: boolean;
   readStop?: () => number;
+  readStart?: () => number;
   getpeername?: (out: object) => number;
 }
 const handleOf = (socket: net.Socket): TcpHandle | null | undefined => (socket as unknown as { _handle?: TcpHandle | null })._handle;
@@ -104,6 +105,8 @@ describe.runIf(once)(`Node ${process.version}: the internals sticky-native relie
       const handle = handleOf(socket);
       expect(handle?.reading).toBe(true);
       expect(typeof handle?.readStop).toBe('function');
+      // restartReading (stop-reading.ts) restarts a held handle with it.
+      expect(typeof handle?.readStart).toBe('function');
       stopReading(socket);
       expect(handle?.reading).toBe(false);
       server.emit('connection', socket);

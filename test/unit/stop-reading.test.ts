@@ -5,7 +5,8 @@
 // which resumes later) is the control that shows the restart happening.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { holdForHandOff, stopReading } from '../../src/stop-reading';
+
+import { holdForHandOff, restartReading, stopReading } from '../../src/stop-reading';
 
 const servers: net.Server[] = [];
 afterEach(() => {
@@ -47,5 +48,38 @@ describe('stopping a socket before its hand-off', () => {
 
   it('control: stopReading alone is restarted by the stream and reads the second write', async () => {
     expect(await bytesReadAfterStop(stopReading)).toBe('second'.length);
+  });
+
+  it('restartReading after holdForHandOff reads what arrived meanwhile, in one chunk (the parked first-bytes reader)', async () => {
+    const chunks = await new Promise<string[]>((resolve, reject) => {
+      const seen: string[] = [];
+      const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+        socket.once('data', (first) => {
+          seen.push(String(first));
+          holdForHandOff(socket);
+          socket.on('data', (chunk) => seen.push(String(chunk)));
+          // Both later writes wait in the kernel until the restart.
+          setTimeout(() => restartReading(socket), 300);
+          setTimeout(() => {
+            resolve(seen);
+            socket.destroy();
+          }, 500);
+        });
+        socket.resume();
+      });
+      servers.push(server);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        const client = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => {
+          client.write('first');
+          setTimeout(() => client.write('second'), 100);
+          setTimeout(() => client.write('third'), 150);
+        });
+        client.on('error', () => {});
+        setTimeout(() => client.destroy(), 1000);
+      });
+      server.on('error', reject);
+    });
+    expect(chunks).toEqual(['first', 'secondthird']);
   });
 });
